@@ -1,0 +1,121 @@
+using System.Buffers;
+
+namespace TcpStore.Codec;
+
+/// <summary>
+/// A growable <see cref="IBufferWriter{T}"/> over arrays rented from <see cref="ArrayPool{T}.Shared"/>.
+/// It holds no array while empty after <see cref="Release"/>, so an idle connection costs nothing here.
+/// Not thread-safe.
+/// </summary>
+public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
+{
+    private const int MinimumSize = 4096;
+    private byte[]? _array;
+    private int _written;
+
+    /// <summary>Bytes written and not yet cleared.</summary>
+    public int WrittenCount => _written;
+
+    /// <summary>The written bytes.</summary>
+    public ReadOnlySpan<byte> WrittenSpan => _array is null ? default : _array.AsSpan(0, _written);
+
+    /// <summary>The written bytes as memory.</summary>
+    public ReadOnlyMemory<byte> WrittenMemory => _array is null ? default : _array.AsMemory(0, _written);
+
+    /// <summary>Size of the rented array, 0 when none is held.</summary>
+    public int Capacity => _array?.Length ?? 0;
+
+    /// <inheritdoc />
+    public void Advance(int count)
+    {
+        if ((uint)count > (uint)(Capacity - _written))
+        {
+            throw new ArgumentOutOfRangeException(nameof(count));
+        }
+
+        _written += count;
+    }
+
+    /// <inheritdoc />
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _array.AsMemory(_written);
+    }
+
+    /// <inheritdoc />
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Ensure(sizeHint);
+        return _array.AsSpan(_written);
+    }
+
+    /// <summary>Forgets the written bytes but keeps the array for reuse.</summary>
+    public void Clear() => _written = 0;
+
+    /// <summary>Drops the first <paramref name="count"/> written bytes, moving the rest to the front.</summary>
+    public void Discard(int count)
+    {
+        if ((uint)count > (uint)_written)
+        {
+            throw new ArgumentOutOfRangeException(nameof(count));
+        }
+
+        if (count == _written)
+        {
+            _written = 0;
+            return;
+        }
+
+        _array.AsSpan(count, _written - count).CopyTo(_array);
+        _written -= count;
+    }
+
+    /// <summary>Returns the array to the pool; the writer is empty and holds nothing afterwards.</summary>
+    public void Release()
+    {
+        var array = _array;
+        _array = null;
+        _written = 0;
+        if (array is not null)
+        {
+            ArrayPool<byte>.Shared.Return(array);
+        }
+    }
+
+    /// <summary>Swaps contents with <paramref name="other"/> without copying.</summary>
+    public void SwapWith(PooledBufferWriter other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        (_array, other._array) = (other._array, _array);
+        (_written, other._written) = (other._written, _written);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Release();
+
+    private void Ensure(int sizeHint)
+    {
+        var need = Math.Max(sizeHint, 1);
+        if (_array is not null && _array.Length - _written >= need)
+        {
+            return;
+        }
+
+        var required = (long)_written + need;
+        if (required > Array.MaxLength)
+        {
+            throw new InvalidOperationException("buffer would exceed the maximum array length");
+        }
+
+        var size = Math.Max(MinimumSize, _array is null ? (int)required : (int)Math.Min(Array.MaxLength, Math.Max(required, (long)_array.Length * 2)));
+        var next = ArrayPool<byte>.Shared.Rent(size);
+        if (_array is not null)
+        {
+            _array.AsSpan(0, _written).CopyTo(next);
+            ArrayPool<byte>.Shared.Return(_array);
+        }
+
+        _array = next;
+    }
+}
