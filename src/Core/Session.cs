@@ -1,0 +1,302 @@
+using TcpStore.Codec;
+
+namespace TcpStore.Core;
+
+/// <summary>
+/// The protocol state machine of one connection, independent of sockets: it validates, parses
+/// and executes requests against the store and collects the replies for the transport to send.
+/// </summary>
+/// <remarks>
+/// Replies of the requests in one <see cref="Process"/> call are written to a buffer owned by the
+/// processing thread. STOP_WAITING wake-ups arrive from other connections' threads while they hold
+/// the store lock, so they never touch that buffer: they are counted under the output lock and
+/// merged in request order (before the next request is executed, and before the WAIT_CANCELED of a
+/// CANCEL_WAIT). That gives the ordering clients rely on without ever holding the output lock
+/// while calling into the store, which would deadlock against a waker holding the store lock.
+/// </remarks>
+public sealed class Session : Waiter, IDisposable
+{
+    private readonly KeyValueStore _store;
+    private readonly CodecLimits _limits;
+    private readonly Action<Session>? _wakeWhileIdle;
+    private readonly Lock _outputLock = new();
+    private readonly PooledBufferWriter _replies = new();
+    private PooledBufferWriter _output = new();
+    private bool _processing;
+    private int _pendingWakes;
+    private bool _validated;
+    private bool _disposed;
+
+    /// <summary>Creates the state of a new connection.</summary>
+    /// <param name="store">The store to execute against.</param>
+    /// <param name="limits">Request limits.</param>
+    /// <param name="wakeWhileIdle">
+    /// Called (under the store lock: it must only schedule work) when a wake-up adds output while the
+    /// session is not processing input, so the transport flushes it.
+    /// </param>
+    public Session(KeyValueStore store, CodecLimits limits, Action<Session>? wakeWhileIdle = null)
+    {
+        _store = store ?? throw new ArgumentNullException(nameof(store));
+        _limits = limits;
+        _wakeWhileIdle = wakeWhileIdle;
+    }
+
+    /// <summary>The transport's state for this session (for example its connection); the session never reads it.</summary>
+    public object? Owner { get; set; }
+
+    /// <summary>Whether the connection sent a valid VALIDATE.</summary>
+    public bool IsValidated => _validated;
+
+    /// <summary>Bytes of replies waiting to be sent.</summary>
+    public int PendingOutputBytes
+    {
+        get
+        {
+            lock (_outputLock)
+            {
+                return _output.WrittenCount;
+            }
+        }
+    }
+
+    /// <summary>
+    /// Parses and executes every whole request at the start of <paramref name="input"/>. Replies go to
+    /// the pending output (see <see cref="TakeOutput"/>). Stops at the first protocol error.
+    /// </summary>
+    public SessionResult Process(ReadOnlySpan<byte> input)
+    {
+        lock (_outputLock)
+        {
+            _processing = true;
+        }
+
+        var reader = new RequestReader(input, _limits);
+        var error = ProtocolError.None;
+        var requests = 0;
+        long needed = 0;
+        try
+        {
+            while (true)
+            {
+                var status = reader.TryRead(out var request);
+                if (status == ParseStatus.Incomplete)
+                {
+                    needed = reader.BytesNeeded;
+                    break;
+                }
+
+                if (status == ParseStatus.Error)
+                {
+                    error = reader.Error;
+                    break;
+                }
+
+                DrainWakes();
+                error = Execute(ref request);
+                if (error != ProtocolError.None)
+                {
+                    break;
+                }
+
+                requests++;
+            }
+        }
+        finally
+        {
+            lock (_outputLock)
+            {
+                AppendWakes(_replies);
+                if (_output.WrittenCount == 0)
+                {
+                    _output.SwapWith(_replies);
+                }
+                else if (_replies.WrittenCount > 0)
+                {
+                    _replies.WrittenSpan.CopyTo(_output.GetSpan(_replies.WrittenCount));
+                    _output.Advance(_replies.WrittenCount);
+                    _replies.Clear();
+                }
+
+                _processing = false;
+            }
+
+            if (_replies.Capacity > 0)
+            {
+                _replies.Release();
+            }
+        }
+
+        return new SessionResult(reader.Consumed, error, needed, requests);
+    }
+
+    /// <summary>
+    /// Moves the pending output into <paramref name="destination"/> (which must be empty) for sending.
+    /// </summary>
+    /// <returns>False when there was nothing to send.</returns>
+    public bool TakeOutput(PooledBufferWriter destination)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        lock (_outputLock)
+        {
+            if (_output.WrittenCount == 0)
+            {
+                return false;
+            }
+
+            _output.SwapWith(destination);
+            return true;
+        }
+    }
+
+    /// <summary>The connection is gone: drop its wait registrations and buffers.</summary>
+    public void Dispose()
+    {
+        if (_disposed)
+        {
+            return;
+        }
+
+        _disposed = true;
+        _store.CancelWait(this);
+        lock (_outputLock)
+        {
+            _output.Release();
+        }
+
+        _replies.Release();
+    }
+
+    /// <inheritdoc />
+    protected internal override void OnWaitSatisfied()
+    {
+        bool notify;
+        lock (_outputLock)
+        {
+            if (_processing)
+            {
+                _pendingWakes++;
+                notify = false;
+            }
+            else
+            {
+                _output.WriteByte(Protocol.StopWaiting);
+                notify = true;
+            }
+        }
+
+        if (notify)
+        {
+            _wakeWhileIdle?.Invoke(this);
+        }
+    }
+
+    private ProtocolError Execute(ref Request request)
+    {
+        if (!_validated)
+        {
+            if (request.Type != QueryType.Validate || request.Word != Protocol.ValidationMagic)
+            {
+                return ProtocolError.NotValidated;
+            }
+
+            _validated = true;
+            return ProtocolError.None;
+        }
+
+        var reply = _replies;
+        switch (request.Type)
+        {
+            case QueryType.Validate:
+                return ProtocolError.RepeatedValidate;
+            case QueryType.Set:
+                _store.Set(request.Key, request.Value);
+                break;
+            case QueryType.CompareSet:
+                _store.CompareSet(request.Key, request.Value, request.Desired, reply);
+                break;
+            case QueryType.Get:
+                _store.WriteValue(request.Key, reply);
+                break;
+            case QueryType.Add:
+                if (!_store.TryAdd(request.Key, request.Delta, out var sum))
+                {
+                    return ProtocolError.NonNumericAdd;
+                }
+
+                reply.WriteInt64(sum);
+                break;
+            case QueryType.Check:
+                reply.WriteByte(_store.Check(request.Keys) ? Protocol.CheckReady : Protocol.CheckNotReady);
+                break;
+            case QueryType.Wait:
+                if (_store.WaitOrRegister(request.Keys, this))
+                {
+                    reply.WriteByte(Protocol.StopWaiting);
+                }
+
+                break;
+            case QueryType.GetNumKeys:
+                reply.WriteInt64(_store.KeyCount);
+                break;
+            case QueryType.DeleteKey:
+                reply.WriteInt64(_store.Delete(request.Key) ? 1 : 0);
+                break;
+            case QueryType.Append:
+                _store.Append(request.Key, request.Value);
+                break;
+            case QueryType.MultiGet:
+                _store.MultiGet(request.Keys, reply);
+                break;
+            case QueryType.MultiSet:
+                _store.MultiSet(request.Keys);
+                break;
+            case QueryType.CancelWait:
+                _store.CancelWait(this);
+                // A wake-up that won the race was linearized before the cancel: it goes out first.
+                DrainWakes();
+                reply.WriteByte(Protocol.WaitCanceled);
+                break;
+            case QueryType.Ping:
+                reply.WriteUInt32(request.Word);
+                break;
+            case QueryType.QueuePush:
+                _store.QueuePush(request.Key, request.Value);
+                break;
+            case QueryType.QueuePop:
+                _store.QueuePop(request.Key, reply);
+                break;
+            case QueryType.QueueLength:
+                reply.WriteInt64(_store.QueueLength(request.Key));
+                break;
+            case QueryType.ListKeys:
+                _store.ListKeys(reply);
+                break;
+            default:
+                return ProtocolError.UnknownCommand;
+        }
+
+        return ProtocolError.None;
+    }
+
+    private void DrainWakes()
+    {
+        if (Volatile.Read(ref _pendingWakes) == 0)
+        {
+            return;
+        }
+
+        lock (_outputLock)
+        {
+            AppendWakes(_replies);
+        }
+    }
+
+    // Caller holds the output lock.
+    private void AppendWakes(PooledBufferWriter destination)
+    {
+        for (; _pendingWakes > 0; _pendingWakes--)
+        {
+            destination.WriteByte(Protocol.StopWaiting);
+        }
+    }
+}

@@ -1,0 +1,311 @@
+using System.Buffers;
+using System.Net.Sockets;
+using TcpStore.Codec;
+using TcpStore.Core;
+
+namespace TcpStore.Server;
+
+/// <summary>
+/// One client connection: a receive loop that parses and executes on the I/O completion that
+/// delivered the bytes, and a send path that writes replies synchronously when the kernel takes
+/// them and falls back to an asynchronous send only under backpressure.
+/// </summary>
+/// <remarks>
+/// While idle the connection waits with a zero-byte receive and holds no buffer; a receive buffer is
+/// rented from the shared pool only while bytes are being processed or a partial request is pending.
+/// Replies are sent at the end of each read, so everything one read produced leaves in one send.
+/// </remarks>
+internal sealed class Connection : IThreadPoolWorkItem
+{
+    private const int InitialReceiveSize = 16 * 1024;
+
+    private readonly TcpStoreServer _server;
+    private readonly Socket _socket;
+    private readonly Session _session;
+    private readonly long _maxBuffered;
+    private readonly Lock _sendLock = new();
+    private readonly PooledBufferWriter _sending = new();
+    private byte[]? _input;
+    private int _inputCount;
+    private long _inputNeeded;
+    private bool _sendPending;
+    private int _closed;
+    private int _flushQueued;
+
+    public Connection(TcpStoreServer server, Socket socket, KeyValueStore store, CodecLimits limits, long maxBuffered)
+    {
+        _server = server;
+        _socket = socket;
+        _maxBuffered = maxBuffered;
+        _session = new Session(store, limits, static session => ((Connection)session.Owner!).QueueFlush());
+        _session.Owner = this;
+    }
+
+    public string Peer
+    {
+        get
+        {
+            try
+            {
+                return _socket.RemoteEndPoint?.ToString() ?? "?";
+            }
+            catch (ObjectDisposedException)
+            {
+                return "?";
+            }
+            catch (SocketException)
+            {
+                return "?";
+            }
+        }
+    }
+
+    public async Task RunAsync()
+    {
+        var reason = CloseReason.ClientClosed;
+        var detail = string.Empty;
+        try
+        {
+            while (true)
+            {
+                if (_inputCount == 0)
+                {
+                    // Hold no buffer while idle: wait for readability with a zero-byte receive.
+                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    _input ??= ArrayPool<byte>.Shared.Rent(InitialReceiveSize);
+                }
+
+                var received = await _socket.ReceiveAsync(_input.AsMemory(_inputCount), SocketFlags.None).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    break;
+                }
+
+                _inputCount += received;
+                if (_inputCount < _inputNeeded)
+                {
+                    continue;
+                }
+
+                var result = _session.Process(_input.AsSpan(0, _inputCount));
+                Compact(result.Consumed);
+                Flush();
+                if (result.Error != ProtocolError.None)
+                {
+                    reason = ServerMetrics.ToCloseReason(result.Error);
+                    detail = $"after {result.Requests} requests";
+                    break;
+                }
+
+                _inputNeeded = result.BytesNeeded;
+                if (!EnsureInputSpace(out detail))
+                {
+                    reason = CloseReason.BufferLimit;
+                    break;
+                }
+            }
+        }
+        catch (SocketException ex)
+        {
+            reason = CloseReason.SocketError;
+            detail = ex.SocketErrorCode.ToString();
+        }
+        catch (ObjectDisposedException)
+        {
+            reason = CloseReason.ServerStopping;
+        }
+
+        Close(reason, detail);
+    }
+
+    /// <summary>Closes the connection exactly once, releasing its waits and buffers.</summary>
+    public void Close(CloseReason reason, string detail)
+    {
+        if (Interlocked.Exchange(ref _closed, 1) != 0)
+        {
+            return;
+        }
+
+        var peer = Peer;
+        _session.Dispose();
+        try
+        {
+            _socket.Dispose();
+        }
+        catch (SocketException)
+        {
+            // Already reset by the peer; nothing to release.
+        }
+
+        _server.OnConnectionClosed(this, reason, peer, detail);
+        // The receive loop may still be inside Process on another thread only if Close came from
+        // the server stopping; buffers are then left to the GC rather than returned while in use.
+        if (reason != CloseReason.ServerStopping)
+        {
+            ReturnInput();
+        }
+    }
+
+    void IThreadPoolWorkItem.Execute()
+    {
+        Volatile.Write(ref _flushQueued, 0);
+        Flush();
+    }
+
+    private void QueueFlush()
+    {
+        // Runs under the store lock: only schedule, never send here.
+        if (Interlocked.Exchange(ref _flushQueued, 1) == 0)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
+        }
+    }
+
+    private void Compact(int consumed)
+    {
+        var rest = _inputCount - consumed;
+        if (rest > 0 && consumed > 0)
+        {
+            _input.AsSpan(consumed, rest).CopyTo(_input);
+        }
+
+        _inputCount = rest;
+        if (rest == 0)
+        {
+            ReturnInput();
+            _inputNeeded = 0;
+        }
+    }
+
+    private bool EnsureInputSpace(out string detail)
+    {
+        detail = string.Empty;
+        var pendingOutput = (long)_session.PendingOutputBytes + _sending.WrittenCount;
+        if (_inputCount + pendingOutput > _maxBuffered || _inputNeeded + pendingOutput > _maxBuffered)
+        {
+            detail = $"input {_inputCount} (frame needs {_inputNeeded}) + output {pendingOutput} bytes > {_maxBuffered}";
+            return false;
+        }
+
+        if (_input is null)
+        {
+            return true;
+        }
+
+        if (_inputCount == _input.Length || _inputNeeded > _input.Length)
+        {
+            var size = (int)Math.Min(Math.Max(_inputNeeded, (long)_input.Length * 2), Math.Min(_maxBuffered, Array.MaxLength));
+            var bigger = ArrayPool<byte>.Shared.Rent(size);
+            _input.AsSpan(0, _inputCount).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_input);
+            _input = bigger;
+        }
+
+        return true;
+    }
+
+    private void ReturnInput()
+    {
+        var input = _input;
+        _input = null;
+        if (input is not null)
+        {
+            ArrayPool<byte>.Shared.Return(input);
+        }
+    }
+
+    private void Flush()
+    {
+        lock (_sendLock)
+        {
+            if (_sendPending || Volatile.Read(ref _closed) != 0 || !_session.TakeOutput(_sending))
+            {
+                return;
+            }
+
+            _sendPending = true;
+        }
+
+        SendPending(0);
+    }
+
+    // Sends _sending from offset; owns the send side until it clears _sendPending.
+    private void SendPending(int offset)
+    {
+        while (true)
+        {
+            while (offset < _sending.WrittenCount)
+            {
+                int sent;
+                SocketError error;
+                try
+                {
+                    sent = _socket.Send(_sending.WrittenSpan[offset..], SocketFlags.None, out error);
+                }
+                catch (ObjectDisposedException)
+                {
+                    return;
+                }
+
+                if (error == System.Net.Sockets.SocketError.WouldBlock)
+                {
+                    _ = SendRemainderAsync(offset);
+                    return;
+                }
+
+                if (error != System.Net.Sockets.SocketError.Success)
+                {
+                    FailSend(error);
+                    return;
+                }
+
+                offset += sent;
+            }
+
+            lock (_sendLock)
+            {
+                _sending.Clear();
+                if (Volatile.Read(ref _closed) != 0 || !_session.TakeOutput(_sending))
+                {
+                    _sending.Release();
+                    _sendPending = false;
+                    return;
+                }
+            }
+
+            offset = 0;
+        }
+    }
+
+    private async Task SendRemainderAsync(int offset)
+    {
+        try
+        {
+            while (offset < _sending.WrittenCount)
+            {
+                offset += await _socket.SendAsync(_sending.WrittenMemory[offset..], SocketFlags.None).ConfigureAwait(false);
+            }
+        }
+        catch (SocketException ex)
+        {
+            FailSend(ex.SocketErrorCode);
+            return;
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        SendPending(offset);
+    }
+
+    private void FailSend(SocketError error)
+    {
+        lock (_sendLock)
+        {
+            _sendPending = false;
+        }
+
+        Close(CloseReason.SocketError, "send: " + error);
+    }
+}

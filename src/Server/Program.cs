@@ -1,0 +1,17 @@
+using System.CommandLine;
+
+namespace TcpStore.Server;
+
+/// <summary>The <c>tcpstore</c> executable.</summary>
+public static class Program
+{
+    /// <summary>Entry point.</summary>
+    public static Task<int> Main(string[] args)
+    {
+        var root = new RootCommand("tcpstore: a PyTorch c10d TCPStore server and client tools.")
+        {
+            ServeCommand.Create(),
+        };
+        return root.Parse(args).InvokeAsync();
+    }
+}

@@ -1,0 +1,258 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using TcpStore.Core;
+
+namespace TcpStore.Server;
+
+/// <summary>
+/// An embeddable c10d TCPStore server: real PyTorch clients (2.2 and later) use it unchanged.
+/// </summary>
+/// <example>
+/// <code>
+/// await using var server = new TcpStoreServer(new TcpStoreServerOptions { Port = 0 });
+/// await server.StartAsync();
+/// Console.WriteLine(server.Port);
+/// </code>
+/// </example>
+public sealed class TcpStoreServer : IAsyncDisposable
+{
+    private readonly TcpStoreServerOptions _options;
+    private readonly ILogger _logger;
+    private readonly RateLimitedWarnings _warnings;
+    private readonly ConcurrentDictionary<Connection, byte> _connections = new();
+    private readonly CancellationTokenSource _stopping = new();
+    private Socket? _listener;
+    private Task? _acceptLoop;
+    private int _stopped;
+
+    /// <summary>Creates a server; nothing is bound until <see cref="StartAsync"/>.</summary>
+    public TcpStoreServer(TcpStoreServerOptions? options = null, ILogger<TcpStoreServer>? logger = null, KeyValueStore? store = null)
+    {
+        _options = options ?? new TcpStoreServerOptions();
+        _options.Validate();
+        _logger = (ILogger?)logger ?? NullLogger.Instance;
+        _warnings = new RateLimitedWarnings(_logger, _options.WarningsPerSecond);
+        Store = store ?? new KeyValueStore();
+    }
+
+    /// <summary>The store this server serves.</summary>
+    public KeyValueStore Store { get; }
+
+    /// <summary>Connection and close-reason counters.</summary>
+    public ServerMetrics Metrics { get; } = new();
+
+    /// <summary>The bound port (valid after <see cref="StartAsync"/>).</summary>
+    public int Port => LocalEndPoint?.Port ?? 0;
+
+    /// <summary>The bound address and port (valid after <see cref="StartAsync"/>).</summary>
+    public IPEndPoint? LocalEndPoint { get; private set; }
+
+    /// <summary>Binds (or adopts the listen fd), starts listening and accepting.</summary>
+    public Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        if (_listener is not null)
+        {
+            throw new InvalidOperationException("the server is already started");
+        }
+
+        _listener = _options.ListenFd is int fd ? Adopt(fd) : Bind(_options.Host, _options.Port);
+        // int.MaxValue asks for the kernel maximum (somaxconn), as PyTorch's listen(-1) does.
+        _listener.Listen(int.MaxValue);
+        LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
+        WarnIfFdLimitLow();
+        _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Stops accepting, closes every connection and waits for the accept loop to end.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0)
+        {
+            return;
+        }
+
+        await _stopping.CancelAsync().ConfigureAwait(false);
+        _listener?.Dispose();
+        foreach (var connection in _connections.Keys)
+        {
+            connection.Close(CloseReason.ServerStopping, "server stopping");
+        }
+
+        if (_acceptLoop is not null)
+        {
+            await _acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        _logger.LogInformation("stopped: {Metrics}", Metrics);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        Metrics.Dispose();
+        _stopping.Dispose();
+    }
+
+    internal void OnConnectionClosed(Connection connection, CloseReason reason, string peer, string detail)
+    {
+        _connections.TryRemove(connection, out _);
+        Metrics.OnClosed(reason, wasActive: true);
+        switch (reason)
+        {
+            case CloseReason.ClientClosed:
+            case CloseReason.ServerStopping:
+                break;
+            case CloseReason.SocketError:
+                _logger.LogDebug("connection from {Peer} lost: {Detail}", peer, detail);
+                break;
+            default:
+                _warnings.Warn(reason, peer, detail);
+                break;
+        }
+    }
+
+    private static Socket Bind(IPAddress? host, int port)
+    {
+        if (host is not null)
+        {
+            var socket = new Socket(host.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                Prepare(socket);
+                socket.Bind(new IPEndPoint(host, port));
+                return socket;
+            }
+            catch
+            {
+                socket.Dispose();
+                throw;
+            }
+        }
+
+        if (Socket.OSSupportsIPv6)
+        {
+            var dual = new Socket(AddressFamily.InterNetworkV6, SocketType.Stream, ProtocolType.Tcp);
+            try
+            {
+                dual.DualMode = true;
+                Prepare(dual);
+                dual.Bind(new IPEndPoint(IPAddress.IPv6Any, port));
+                return dual;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.AddressFamilyNotSupported or SocketError.AddressNotAvailable or SocketError.ProtocolNotSupported)
+            {
+                dual.Dispose();
+            }
+        }
+
+        var v4 = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        Prepare(v4);
+        v4.Bind(new IPEndPoint(IPAddress.Any, port));
+        return v4;
+    }
+
+    private static void Prepare(Socket socket)
+    {
+        socket.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
+    }
+
+    private Socket Adopt(int fd)
+    {
+        var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
+        if (_options.Port != 0 && socket.LocalEndPoint is IPEndPoint bound && bound.Port != _options.Port)
+        {
+            _logger.LogWarning("listen fd {Fd} is bound to port {Bound}, not the requested {Port}; using {Bound}", fd, bound.Port, _options.Port, bound.Port);
+        }
+
+        return socket;
+    }
+
+    private void WarnIfFdLimitLow()
+    {
+        var limit = FdLimit.Current();
+        if (limit is long soft && soft < _options.MaxConnections + 64)
+        {
+            _logger.LogWarning(
+                "the process may open {Limit} files but the connection limit is {Max}; raise `ulimit -n` or lower --max-connections",
+                soft,
+                _options.MaxConnections);
+        }
+    }
+
+    private async Task AcceptLoopAsync()
+    {
+        var listener = _listener!;
+        var limits = _options.CodecLimits;
+        while (!_stopping.IsCancellationRequested)
+        {
+            Socket socket;
+            try
+            {
+                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+            catch (ObjectDisposedException)
+            {
+                break;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable or SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            {
+                // Out of descriptors: back off briefly instead of spinning or dying.
+                _logger.LogWarning("accept failed: {Error}", ex.SocketErrorCode);
+                await Task.Delay(10).ConfigureAwait(false);
+                continue;
+            }
+
+            if (_connections.Count >= _options.MaxConnections)
+            {
+                Metrics.OnClosed(CloseReason.ConnectionLimit, wasActive: false);
+                _warnings.Warn(CloseReason.ConnectionLimit, SafePeer(socket), $"limit {_options.MaxConnections}");
+                socket.Dispose();
+                continue;
+            }
+
+            try
+            {
+                socket.NoDelay = true;
+                socket.Blocking = false;
+            }
+            catch (SocketException)
+            {
+                socket.Dispose();
+                continue;
+            }
+
+            var connection = new Connection(this, socket, Store, limits, _options.MaxBufferedBytesPerConnection);
+            _connections.TryAdd(connection, 0);
+            Metrics.OnAccepted();
+            if (_stopping.IsCancellationRequested)
+            {
+                connection.Close(CloseReason.ServerStopping, "server stopping");
+                break;
+            }
+
+            _ = connection.RunAsync();
+        }
+    }
+
+    private static string SafePeer(Socket socket)
+    {
+        try
+        {
+            return socket.RemoteEndPoint?.ToString() ?? "?";
+        }
+        catch (SocketException)
+        {
+            return "?";
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using System.Net;
+using TcpStore.Codec;
+
+namespace TcpStore.Server;
+
+/// <summary>Settings of a <see cref="TcpStoreServer"/>. Defaults match PyTorch's libuv server limits.</summary>
+public sealed class TcpStoreServerOptions
+{
+    /// <summary>Address to bind; null binds dual-stack <c>[::]</c>, falling back to <c>0.0.0.0</c>.</summary>
+    public IPAddress? Host { get; set; }
+
+    /// <summary>TCP port; 0 picks an ephemeral port (read it back from <see cref="TcpStoreServer.Port"/>).</summary>
+    public int Port { get; set; } = Protocol.DefaultPort;
+
+    /// <summary>An already-bound (possibly listening) socket file descriptor to adopt instead of binding.</summary>
+    public int? ListenFd { get; set; }
+
+    /// <summary>Longest key or queue name in bytes (default 8 KiB).</summary>
+    public long MaxKeyLength { get; set; } = CodecLimits.Default.MaxKeyLength;
+
+    /// <summary>Longest value in bytes (default 8 MiB).</summary>
+    public long MaxValueLength { get; set; } = CodecLimits.Default.MaxValueLength;
+
+    /// <summary>Most keys in one CHECK/WAIT/MULTI_GET/MULTI_SET (default 131,072).</summary>
+    public long MaxKeysPerRequest { get; set; } = CodecLimits.Default.MaxKeysPerRequest;
+
+    /// <summary>Most simultaneous connections (default 100,000); more are accepted and closed at once.</summary>
+    public int MaxConnections { get; set; } = 100_000;
+
+    /// <summary>Most bytes one connection may hold: unread input plus unsent output (default 64 MiB).</summary>
+    public long MaxBufferedBytesPerConnection { get; set; } = 64L * 1024 * 1024;
+
+    /// <summary>Most warning lines per second for each close reason (the rest are counted, not logged).</summary>
+    public int WarningsPerSecond { get; set; } = 10;
+
+    /// <summary>The codec limits these options describe.</summary>
+    public CodecLimits CodecLimits => new(MaxKeyLength, MaxValueLength, MaxKeysPerRequest);
+
+    /// <summary>Throws when a setting is out of range.</summary>
+    public void Validate()
+    {
+        // Lengths end up as array sizes; 1 GiB keeps every sum of them inside int range.
+        const long oneGiB = 1L << 30;
+        Check(Port is >= 0 and <= 65535, "port must be 0-65535");
+        Check(MaxKeyLength is > 0 and <= oneGiB, "max key length must be 1 byte to 1 GiB");
+        Check(MaxValueLength is >= 0 and <= oneGiB, "max value length must be 0 to 1 GiB");
+        Check(MaxKeysPerRequest >= 0 && MaxKeysPerRequest <= int.MaxValue, "max keys per request must be 0 to 2^31-1");
+        Check(MaxConnections > 0, "max connections must be positive");
+        Check(MaxBufferedBytesPerConnection is >= 4096 and <= 2 * oneGiB, "max buffered bytes must be 4 KiB to 2 GiB");
+        Check(WarningsPerSecond >= 0, "warnings per second must not be negative");
+    }
+
+    private static void Check(bool condition, string message)
+    {
+        if (!condition)
+        {
+            throw new ArgumentException(message);
+        }
+    }
+}
