@@ -227,6 +227,12 @@ public sealed class KeyValueStore
                 _waits.Cancel(waiter);
             }
 
+            if (waiter.Retired)
+            {
+                // Its connection closed while this request was in flight: nobody can be told.
+                return false;
+            }
+
             foreach (var entry in keys)
             {
                 if (!IsReady(entry.Key))
@@ -247,6 +253,17 @@ public sealed class KeyValueStore
         lock (_writeLock)
         {
             return _waits.Cancel(waiter);
+        }
+    }
+
+    /// <summary>The waiter's connection is gone: removes its registrations and refuses any later ones.</summary>
+    public void Retire(Waiter waiter)
+    {
+        ArgumentNullException.ThrowIfNull(waiter);
+        lock (_writeLock)
+        {
+            waiter.Retired = true;
+            _waits.Cancel(waiter);
         }
     }
 

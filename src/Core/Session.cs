@@ -106,7 +106,12 @@ public sealed class Session : Waiter, IDisposable
             lock (_outputLock)
             {
                 AppendWakes(_replies);
-                if (_output.WrittenCount == 0)
+                if (_disposed)
+                {
+                    // Closed while this batch ran (e.g. a send failed on another thread): drop the replies.
+                    _replies.Clear();
+                }
+                else if (_output.WrittenCount == 0)
                 {
                     _output.SwapWith(_replies);
                 }
@@ -138,7 +143,7 @@ public sealed class Session : Waiter, IDisposable
         ArgumentNullException.ThrowIfNull(destination);
         lock (_outputLock)
         {
-            if (_output.WrittenCount == 0)
+            if (_disposed || _output.WrittenCount == 0)
             {
                 return false;
             }
@@ -151,19 +156,22 @@ public sealed class Session : Waiter, IDisposable
     /// <summary>The connection is gone: drop its wait registrations and buffers.</summary>
     public void Dispose()
     {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        _store.CancelWait(this);
         lock (_outputLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+        }
+
+        _store.Retire(this);
+        lock (_outputLock)
+        {
+            _disposed = true;
             _output.Release();
         }
 
-        _replies.Release();
+        // The reply buffer belongs to the processing thread, which releases it after every batch.
     }
 
     /// <inheritdoc />
@@ -172,6 +180,11 @@ public sealed class Session : Waiter, IDisposable
         bool notify;
         lock (_outputLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             if (_processing)
             {
                 _pendingWakes++;
