@@ -78,6 +78,14 @@ public sealed class Session : Waiter, IDisposable
         {
             while (true)
             {
+                // Judge the command byte before waiting for the rest of its frame: an unvalidated peer
+                // must not get to park a partial (up to 8 MiB) request, and a stray VALIDATE is final.
+                error = CheckCommandByte(reader.Remaining);
+                if (error != ProtocolError.None)
+                {
+                    break;
+                }
+
                 var status = reader.TryRead(out var request);
                 if (status == ParseStatus.Incomplete)
                 {
@@ -289,6 +297,22 @@ public sealed class Session : Waiter, IDisposable
         }
 
         return ProtocolError.None;
+    }
+
+    private ProtocolError CheckCommandByte(ReadOnlySpan<byte> pending)
+    {
+        if (pending.IsEmpty)
+        {
+            return ProtocolError.None;
+        }
+
+        var isValidate = pending[0] == (byte)QueryType.Validate;
+        if (!_validated && !isValidate)
+        {
+            return ProtocolError.NotValidated;
+        }
+
+        return _validated && isValidate ? ProtocolError.RepeatedValidate : ProtocolError.None;
     }
 
     private void DrainWakes()

@@ -83,6 +83,32 @@ public sealed class BadInputTests
         Assert.Equal("x", System.Text.Encoding.ASCII.GetString(server.Server.Store.Get(K("t"))!));
     }
 
+    [Theory]
+    [InlineData("SET header of an unvalidated connection", false)]
+    [InlineData("VALIDATE byte after validation", true)]
+    public async Task A_first_byte_that_can_never_be_valid_closes_at_once_without_waiting_for_the_frame(string name, bool validated)
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await RawClient.ConnectAsync(server.Port, validate: validated);
+
+        // Only the start of a frame: waiting for the rest would let an unvalidated peer pin buffers.
+        byte[] partial = validated ? [(byte)QueryType.Validate, 0xCE] : [.. Header(QueryType.Set, 4000)[..5]];
+        await client.SendAsync(partial);
+        Assert.True(await client.IsClosedByServerAsync(TimeSpan.FromSeconds(5)), $"{name}: still open");
+        var reason = validated ? CloseReason.RepeatedValidate : CloseReason.NotValidated;
+        Assert.True(await Eventually.TrueAsync(() => server.Server.Metrics.Closed(reason) == 1), server.Server.Metrics.ToString());
+    }
+
+    [Fact]
+    public async Task An_unvalidated_oversized_first_request_is_counted_as_not_validated()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await RawClient.ConnectAsync(server.Port, validate: false);
+        await client.SendAsync(Header(QueryType.Get, ulong.MaxValue));
+        Assert.True(await client.IsClosedByServerAsync());
+        Assert.True(await Eventually.TrueAsync(() => server.Server.Metrics.Closed(CloseReason.NotValidated) == 1), server.Server.Metrics.ToString());
+    }
+
     private static byte[] Header(QueryType type, ulong length)
     {
         var buffer = new ArrayBufferWriter<byte>();
