@@ -12,6 +12,7 @@ public static class Program
           TcpStore.Fuzz mutate <codec|session> CORPUS_DIR CRASH_DIR SECONDS
                                                              pure .NET mutation loop (fallback when AFL++ is absent)
           TcpStore.Fuzz record TARGET_PORT OUT_DIR PREFIX    recording proxy on 127.0.0.1 (prints its port; stops at stdin EOF)
+          TcpStore.Fuzz waiters PORT COUNT                   COUNT connections WAIT on missing keys; a stdin line drops them all
         """;
 
     /// <summary>Runs the mode named by the first argument.</summary>
@@ -26,6 +27,11 @@ public static class Program
         if (args[0] == "record" && args.Length == 4)
         {
             return await RecordingProxy.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), args[2], args[3]);
+        }
+
+        if (args[0] == "waiters" && args.Length == 3)
+        {
+            return await WaiterFlood.RunAsync(int.Parse(args[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture));
         }
 
         if (!Targets.TryGet(args[1], out var target))

@@ -20,23 +20,36 @@ namespace TcpStore.Fuzz.Harness;
 /// </remarks>
 public static class SessionHarness
 {
+    private const long OutputBudget = 2048;
     private static readonly byte[][] BystanderKeys = [Encoding.UTF8.GetBytes("init/"), Encoding.UTF8.GetBytes("/a"), []];
 
     /// <summary>Runs one input.</summary>
     public static void Run(ReadOnlySpan<byte> data)
     {
-        var whole = Replay(data, split: false);
-        var pieces = Replay(data, split: true);
+        var whole = Replay(data, split: false, outputBudget: long.MaxValue);
+        var pieces = Replay(data, split: true, outputBudget: long.MaxValue);
         FuzzInvariantException.Check(whole.Error == pieces.Error, $"close reason depends on how the stream is split: {whole.Error} vs {pieces.Error}");
         FuzzInvariantException.Check(whole.Requests == pieces.Requests, $"requests executed depend on the split: {whole.Requests} vs {pieces.Requests}");
         FuzzInvariantException.Check(whole.Replies.AsSpan().SequenceEqual(pieces.Replies), "replies depend on how the stream is split");
         FuzzInvariantException.Check(whole.BystanderReplies.AsSpan().SequenceEqual(pieces.BystanderReplies), "wake-ups depend on how the stream is split");
+
+        // Under a small output budget the same stream either runs identically or is cut off with
+        // BufferLimit, having sent a prefix of the same replies and never more than the budget at once.
+        var budgeted = Replay(data, split: true, outputBudget: OutputBudget);
+        if (budgeted.Error == ProtocolError.BufferLimit)
+        {
+            FuzzInvariantException.Check(whole.Replies.AsSpan().StartsWith(budgeted.Replies), "replies before a BufferLimit close differ from the unbudgeted run");
+        }
+        else
+        {
+            FuzzInvariantException.Check(budgeted.Error == whole.Error && budgeted.Replies.AsSpan().SequenceEqual(whole.Replies), "a budget that was never hit changed the replies");
+        }
     }
 
     /// <summary>What one replay produced.</summary>
     private sealed record Transcript(byte[] Replies, ProtocolError Error, int Requests, byte[] BystanderReplies);
 
-    private static Transcript Replay(ReadOnlySpan<byte> data, bool split)
+    private static Transcript Replay(ReadOnlySpan<byte> data, bool split, long outputBudget)
     {
         var limits = FuzzLimits.Small;
         var maxFrame = FuzzLimits.MaxFrameBytes(limits);
@@ -44,7 +57,7 @@ public static class SessionHarness
         var bystanderWakes = 0;
         var idleWakes = 0;
         using var bystander = new Session(store, limits, _ => bystanderWakes++);
-        using var session = new Session(store, limits, _ => idleWakes++);
+        using var session = new Session(store, limits, _ => idleWakes++) { MaxPendingOutputBytes = outputBudget };
         using var taken = new PooledBufferWriter();
         StartBystander(bystander, limits);
 
@@ -71,7 +84,10 @@ public static class SessionHarness
             FuzzInvariantException.Check(result.Consumed >= 0 && result.Consumed <= input.Length, $"consumed {result.Consumed} of {input.Length}");
             requests += result.Requests;
             error = result.Error;
+            var before = replies.Length;
             Drain(session, taken, replies);
+            // Wake-ups (one byte each, at most one per request) are the only output outside the budget.
+            FuzzInvariantException.Check(replies.Length - before - result.Requests - 1 <= outputBudget, $"one read produced {replies.Length - before} bytes of replies, budget {outputBudget}");
             FuzzInvariantException.Check(session.PendingOutputBytes == 0, "output remained after it was taken");
             pending.RemoveRange(0, result.Consumed);
             needed = result.BytesNeeded;

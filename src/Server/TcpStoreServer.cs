@@ -28,6 +28,8 @@ public sealed class TcpStoreServer : IAsyncDisposable
     private Task? _acceptLoop;
     private WaitReporter? _waitReporter;
     private int _stopped;
+    private long _lastAcceptWarning = long.MinValue / 2;
+    private long _acceptFailures;
 
     /// <summary>Creates a server; nothing is bound until <see cref="StartAsync"/>.</summary>
     public TcpStoreServer(TcpStoreServerOptions? options = null, ILogger<TcpStoreServer>? logger = null, KeyValueStore? store = null)
@@ -220,8 +222,17 @@ public sealed class TcpStoreServer : IAsyncDisposable
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable or SocketError.ConnectionAborted or SocketError.ConnectionReset)
             {
-                // Out of descriptors: back off briefly instead of spinning or dying.
-                _logger.LogWarning("accept failed: {Error}", ex.SocketErrorCode);
+                // Out of descriptors: back off briefly instead of spinning or dying, and log at most
+                // once a second (this repeats every 10 ms for as long as descriptors stay exhausted).
+                _acceptFailures++;
+                var now = Environment.TickCount64;
+                if (now - _lastAcceptWarning >= 1000)
+                {
+                    _lastAcceptWarning = now;
+                    _logger.LogWarning("accept failed: {Error} ({Failures} failures since the last warning)", ex.SocketErrorCode, _acceptFailures);
+                    _acceptFailures = 0;
+                }
+
                 await Task.Delay(10).ConfigureAwait(false);
                 continue;
             }
