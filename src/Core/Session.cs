@@ -1,3 +1,4 @@
+using System.Buffers;
 using TcpStore.Codec;
 
 namespace TcpStore.Core;
@@ -21,6 +22,7 @@ public sealed class Session : Waiter, IDisposable
     private readonly Action<Session>? _wakeWhileIdle;
     private readonly Lock _outputLock = new();
     private readonly PooledBufferWriter _replies = new();
+    private readonly OutputBudget _budgetedReplies;
     private PooledBufferWriter _output = new();
     private bool _processing;
     private int _pendingWakes;
@@ -39,7 +41,14 @@ public sealed class Session : Waiter, IDisposable
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _limits = limits;
         _wakeWhileIdle = wakeWhileIdle;
+        _budgetedReplies = new OutputBudget(_replies);
     }
+
+    /// <summary>
+    /// Most bytes of replies the session may hold unsent (default 1 GiB). A request whose reply
+    /// would go past it is not answered; <see cref="Process"/> reports <see cref="ProtocolError.BufferLimit"/>.
+    /// </summary>
+    public long MaxPendingOutputBytes { get; set; } = 1L << 30;
 
     /// <summary>The transport's state for this session (for example its connection); the session never reads it.</summary>
     public object? Owner { get; set; }
@@ -68,6 +77,7 @@ public sealed class Session : Waiter, IDisposable
         lock (_outputLock)
         {
             _processing = true;
+            _budgetedReplies.Limit = MaxPendingOutputBytes - _output.WrittenCount;
         }
 
         var reader = new RequestReader(input, _limits);
@@ -78,6 +88,14 @@ public sealed class Session : Waiter, IDisposable
         {
             while (true)
             {
+                // Judge the command byte before waiting for the rest of its frame: an unvalidated peer
+                // must not get to park a partial (up to 8 MiB) request, and a stray VALIDATE is final.
+                error = CheckCommandByte(reader.Remaining);
+                if (error != ProtocolError.None)
+                {
+                    break;
+                }
+
                 var status = reader.TryRead(out var request);
                 if (status == ParseStatus.Incomplete)
                 {
@@ -106,7 +124,12 @@ public sealed class Session : Waiter, IDisposable
             lock (_outputLock)
             {
                 AppendWakes(_replies);
-                if (_output.WrittenCount == 0)
+                if (_disposed)
+                {
+                    // Closed while this batch ran (e.g. a send failed on another thread): drop the replies.
+                    _replies.Clear();
+                }
+                else if (_output.WrittenCount == 0)
                 {
                     _output.SwapWith(_replies);
                 }
@@ -138,7 +161,7 @@ public sealed class Session : Waiter, IDisposable
         ArgumentNullException.ThrowIfNull(destination);
         lock (_outputLock)
         {
-            if (_output.WrittenCount == 0)
+            if (_disposed || _output.WrittenCount == 0)
             {
                 return false;
             }
@@ -151,19 +174,22 @@ public sealed class Session : Waiter, IDisposable
     /// <summary>The connection is gone: drop its wait registrations and buffers.</summary>
     public void Dispose()
     {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        _store.CancelWait(this);
         lock (_outputLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+        }
+
+        _store.Retire(this);
+        lock (_outputLock)
+        {
+            _disposed = true;
             _output.Release();
         }
 
-        _replies.Release();
+        // The reply buffer belongs to the processing thread, which releases it after every batch.
     }
 
     /// <inheritdoc />
@@ -172,6 +198,11 @@ public sealed class Session : Waiter, IDisposable
         bool notify;
         lock (_outputLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             if (_processing)
             {
                 _pendingWakes++;
@@ -203,7 +234,20 @@ public sealed class Session : Waiter, IDisposable
             return ProtocolError.None;
         }
 
-        var reply = _replies;
+        try
+        {
+            return Execute(ref request, _budgetedReplies);
+        }
+        catch (OutputBudgetExceededException)
+        {
+            // The connection is closed for it; replies already produced in this call are dropped with it.
+            _replies.Clear();
+            return ProtocolError.BufferLimit;
+        }
+    }
+
+    private ProtocolError Execute(ref Request request, IBufferWriter<byte> reply)
+    {
         switch (request.Type)
         {
             case QueryType.Validate:
@@ -276,6 +320,22 @@ public sealed class Session : Waiter, IDisposable
         }
 
         return ProtocolError.None;
+    }
+
+    private ProtocolError CheckCommandByte(ReadOnlySpan<byte> pending)
+    {
+        if (pending.IsEmpty)
+        {
+            return ProtocolError.None;
+        }
+
+        var isValidate = pending[0] == (byte)QueryType.Validate;
+        if (!_validated && !isValidate)
+        {
+            return ProtocolError.NotValidated;
+        }
+
+        return _validated && isValidate ? ProtocolError.RepeatedValidate : ProtocolError.None;
     }
 
     private void DrainWakes()

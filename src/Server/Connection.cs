@@ -37,7 +37,11 @@ internal sealed class Connection : IThreadPoolWorkItem
         _server = server;
         _socket = socket;
         _maxBuffered = maxBuffered;
-        _session = new Session(store, limits, static session => ((Connection)session.Owner!).QueueFlush());
+        _session = new Session(store, limits, static session => ((Connection)session.Owner!).QueueFlush())
+        {
+            // Bounds what one read can make the server buffer, even inside a single huge reply.
+            MaxPendingOutputBytes = maxBuffered,
+        };
         _session.Owner = this;
     }
 
@@ -116,6 +120,8 @@ internal sealed class Connection : IThreadPoolWorkItem
         }
 
         Close(reason, detail);
+        // Only the receive loop uses the input buffer, so only it returns the buffer to the pool.
+        ReturnInput();
     }
 
     /// <summary>Closes the connection exactly once, releasing its waits and buffers.</summary>
@@ -138,12 +144,6 @@ internal sealed class Connection : IThreadPoolWorkItem
         }
 
         _server.OnConnectionClosed(this, reason, peer, detail);
-        // The receive loop may still be inside Process on another thread only if Close came from
-        // the server stopping; buffers are then left to the GC rather than returned while in use.
-        if (reason != CloseReason.ServerStopping)
-        {
-            ReturnInput();
-        }
     }
 
     void IThreadPoolWorkItem.Execute()
