@@ -1,3 +1,4 @@
+using System.Buffers;
 using TcpStore.Codec;
 
 namespace TcpStore.Core;
@@ -21,6 +22,7 @@ public sealed class Session : Waiter, IDisposable
     private readonly Action<Session>? _wakeWhileIdle;
     private readonly Lock _outputLock = new();
     private readonly PooledBufferWriter _replies = new();
+    private readonly OutputBudget _budgetedReplies;
     private PooledBufferWriter _output = new();
     private bool _processing;
     private int _pendingWakes;
@@ -39,7 +41,14 @@ public sealed class Session : Waiter, IDisposable
         _store = store ?? throw new ArgumentNullException(nameof(store));
         _limits = limits;
         _wakeWhileIdle = wakeWhileIdle;
+        _budgetedReplies = new OutputBudget(_replies);
     }
+
+    /// <summary>
+    /// Most bytes of replies the session may hold unsent (default 1 GiB). A request whose reply
+    /// would go past it is not answered; <see cref="Process"/> reports <see cref="ProtocolError.BufferLimit"/>.
+    /// </summary>
+    public long MaxPendingOutputBytes { get; set; } = 1L << 30;
 
     /// <summary>The transport's state for this session (for example its connection); the session never reads it.</summary>
     public object? Owner { get; set; }
@@ -68,6 +77,7 @@ public sealed class Session : Waiter, IDisposable
         lock (_outputLock)
         {
             _processing = true;
+            _budgetedReplies.Limit = MaxPendingOutputBytes - _output.WrittenCount;
         }
 
         var reader = new RequestReader(input, _limits);
@@ -224,7 +234,20 @@ public sealed class Session : Waiter, IDisposable
             return ProtocolError.None;
         }
 
-        var reply = _replies;
+        try
+        {
+            return Execute(ref request, _budgetedReplies);
+        }
+        catch (OutputBudgetExceededException)
+        {
+            // The connection is closed for it; replies already produced in this call are dropped with it.
+            _replies.Clear();
+            return ProtocolError.BufferLimit;
+        }
+    }
+
+    private ProtocolError Execute(ref Request request, IBufferWriter<byte> reply)
+    {
         switch (request.Type)
         {
             case QueryType.Validate:

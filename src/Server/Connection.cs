@@ -37,7 +37,11 @@ internal sealed class Connection : IThreadPoolWorkItem
         _server = server;
         _socket = socket;
         _maxBuffered = maxBuffered;
-        _session = new Session(store, limits, static session => ((Connection)session.Owner!).QueueFlush());
+        _session = new Session(store, limits, static session => ((Connection)session.Owner!).QueueFlush())
+        {
+            // Bounds what one read can make the server buffer, even inside a single huge reply.
+            MaxPendingOutputBytes = maxBuffered,
+        };
         _session.Owner = this;
     }
 

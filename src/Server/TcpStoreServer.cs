@@ -26,7 +26,10 @@ public sealed class TcpStoreServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Task? _acceptLoop;
+    private WaitReporter? _waitReporter;
     private int _stopped;
+    private long _lastAcceptWarning = long.MinValue / 2;
+    private long _acceptFailures;
 
     /// <summary>Creates a server; nothing is bound until <see cref="StartAsync"/>.</summary>
     public TcpStoreServer(TcpStoreServerOptions? options = null, ILogger<TcpStoreServer>? logger = null, KeyValueStore? store = null)
@@ -43,6 +46,9 @@ public sealed class TcpStoreServer : IAsyncDisposable
 
     /// <summary>Connection and close-reason counters.</summary>
     public ServerMetrics Metrics { get; } = new();
+
+    /// <summary>A one-line description of the keys connections are blocked on, or null when nobody waits.</summary>
+    public string? DescribeWaits() => WaitReporter.Describe(Store);
 
     /// <summary>The bound port (valid after <see cref="StartAsync"/>).</summary>
     public int Port => LocalEndPoint?.Port ?? 0;
@@ -65,6 +71,11 @@ public sealed class TcpStoreServer : IAsyncDisposable
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
         WarnIfFdLimitLow();
         _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        if (_options.WaitReportInterval > TimeSpan.Zero)
+        {
+            _waitReporter = new WaitReporter(Store, _logger, _options.WaitReportInterval);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -86,6 +97,11 @@ public sealed class TcpStoreServer : IAsyncDisposable
         if (_acceptLoop is not null)
         {
             await _acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_waitReporter is not null)
+        {
+            await _waitReporter.DisposeAsync().ConfigureAwait(false);
         }
 
         _logger.LogInformation("stopped: {Metrics}", Metrics);
@@ -206,8 +222,17 @@ public sealed class TcpStoreServer : IAsyncDisposable
             }
             catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable or SocketError.ConnectionAborted or SocketError.ConnectionReset)
             {
-                // Out of descriptors: back off briefly instead of spinning or dying.
-                _logger.LogWarning("accept failed: {Error}", ex.SocketErrorCode);
+                // Out of descriptors: back off briefly instead of spinning or dying, and log at most
+                // once a second (this repeats every 10 ms for as long as descriptors stay exhausted).
+                _acceptFailures++;
+                var now = Environment.TickCount64;
+                if (now - _lastAcceptWarning >= 1000)
+                {
+                    _lastAcceptWarning = now;
+                    _logger.LogWarning("accept failed: {Error} ({Failures} failures since the last warning)", ex.SocketErrorCode, _acceptFailures);
+                    _acceptFailures = 0;
+                }
+
                 await Task.Delay(10).ConfigureAwait(false);
                 continue;
             }

@@ -1,0 +1,66 @@
+using System.Buffers;
+using TcpStore.Codec;
+
+namespace TcpStore.Fuzz.Harness;
+
+/// <summary>
+/// Writes a parsed request back to bytes with the codec's own writers. A frame that parses must
+/// re-encode to exactly the bytes it was parsed from; otherwise reader and writer disagree.
+/// </summary>
+internal static class RequestEncoder
+{
+    public static byte[] Encode(in Request request)
+    {
+        var writer = new ArrayBufferWriter<byte>();
+        switch (request.Type)
+        {
+            case QueryType.Validate:
+                RequestWriter.WriteValidate(writer, request.Word);
+                break;
+            case QueryType.Ping:
+                RequestWriter.WritePing(writer, request.Word);
+                break;
+            case QueryType.GetNumKeys:
+            case QueryType.CancelWait:
+            case QueryType.ListKeys:
+                RequestWriter.WriteBare(writer, request.Type);
+                break;
+            case QueryType.Get:
+            case QueryType.DeleteKey:
+            case QueryType.QueuePop:
+            case QueryType.QueueLength:
+                RequestWriter.WriteKeyCommand(writer, request.Type, default, request.Key);
+                break;
+            case QueryType.Set:
+            case QueryType.Append:
+            case QueryType.QueuePush:
+                RequestWriter.WriteKeyValueCommand(writer, request.Type, default, request.Key, request.Value);
+                break;
+            case QueryType.CompareSet:
+                RequestWriter.WriteCompareSet(writer, default, request.Key, request.Value, request.Desired);
+                break;
+            case QueryType.Add:
+                RequestWriter.WriteAdd(writer, default, request.Key, request.Delta);
+                break;
+            case QueryType.Check:
+            case QueryType.Wait:
+            case QueryType.MultiGet:
+            case QueryType.MultiSet:
+                RequestWriter.WriteMultiHeader(writer, request.Type, request.Keys.Count);
+                foreach (var entry in request.Keys)
+                {
+                    writer.WriteBlob(entry.Key);
+                    if (request.Keys.HasValues)
+                    {
+                        writer.WriteBlob(entry.Value);
+                    }
+                }
+
+                break;
+            default:
+                throw new FuzzInvariantException($"reader returned unknown type {request.Type}");
+        }
+
+        return writer.WrittenSpan.ToArray();
+    }
+}

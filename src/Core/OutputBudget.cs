@@ -1,0 +1,57 @@
+using System.Buffers;
+using TcpStore.Codec;
+
+namespace TcpStore.Core;
+
+/// <summary>
+/// The reply writer a session hands to the store: it refuses to grow the replies past the session's
+/// output budget. One small request can ask for a huge reply (a MULTI_GET naming the same 8 MiB
+/// value 131,072 times asks for 1 TiB), so the bound must hold while the reply is being written,
+/// not only between reads.
+/// </summary>
+internal sealed class OutputBudget(PooledBufferWriter inner) : IBufferWriter<byte>
+{
+    /// <summary>Most bytes the replies may reach in the current <see cref="Session.Process"/> call.</summary>
+    public long Limit { get; set; } = long.MaxValue;
+
+    public void Advance(int count) => inner.Advance(count);
+
+    public Memory<byte> GetMemory(int sizeHint = 0)
+    {
+        Reserve(sizeHint);
+        return inner.GetMemory(sizeHint);
+    }
+
+    public Span<byte> GetSpan(int sizeHint = 0)
+    {
+        Reserve(sizeHint);
+        return inner.GetSpan(sizeHint);
+    }
+
+    private void Reserve(int sizeHint)
+    {
+        if (inner.WrittenCount + (long)Math.Max(sizeHint, 1) > Limit)
+        {
+            throw new OutputBudgetExceededException();
+        }
+    }
+}
+
+/// <summary>A reply would exceed the session's output budget; the connection is closed with <see cref="ProtocolError.BufferLimit"/>.</summary>
+internal sealed class OutputBudgetExceededException : Exception
+{
+    public OutputBudgetExceededException()
+        : base("reply exceeds the connection's output budget")
+    {
+    }
+
+    public OutputBudgetExceededException(string message)
+        : base(message)
+    {
+    }
+
+    public OutputBudgetExceededException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+}
