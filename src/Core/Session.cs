@@ -88,6 +88,14 @@ public sealed class Session : Waiter, IDisposable
         {
             while (true)
             {
+                // Judge the command byte before waiting for the rest of its frame: an unvalidated peer
+                // must not get to park a partial (up to 8 MiB) request, and a stray VALIDATE is final.
+                error = CheckCommandByte(reader.Remaining);
+                if (error != ProtocolError.None)
+                {
+                    break;
+                }
+
                 var status = reader.TryRead(out var request);
                 if (status == ParseStatus.Incomplete)
                 {
@@ -116,7 +124,12 @@ public sealed class Session : Waiter, IDisposable
             lock (_outputLock)
             {
                 AppendWakes(_replies);
-                if (_output.WrittenCount == 0)
+                if (_disposed)
+                {
+                    // Closed while this batch ran (e.g. a send failed on another thread): drop the replies.
+                    _replies.Clear();
+                }
+                else if (_output.WrittenCount == 0)
                 {
                     _output.SwapWith(_replies);
                 }
@@ -148,7 +161,7 @@ public sealed class Session : Waiter, IDisposable
         ArgumentNullException.ThrowIfNull(destination);
         lock (_outputLock)
         {
-            if (_output.WrittenCount == 0)
+            if (_disposed || _output.WrittenCount == 0)
             {
                 return false;
             }
@@ -161,19 +174,22 @@ public sealed class Session : Waiter, IDisposable
     /// <summary>The connection is gone: drop its wait registrations and buffers.</summary>
     public void Dispose()
     {
-        if (_disposed)
-        {
-            return;
-        }
-
-        _disposed = true;
-        _store.CancelWait(this);
         lock (_outputLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+        }
+
+        _store.Retire(this);
+        lock (_outputLock)
+        {
+            _disposed = true;
             _output.Release();
         }
 
-        _replies.Release();
+        // The reply buffer belongs to the processing thread, which releases it after every batch.
     }
 
     /// <inheritdoc />
@@ -182,6 +198,11 @@ public sealed class Session : Waiter, IDisposable
         bool notify;
         lock (_outputLock)
         {
+            if (_disposed)
+            {
+                return;
+            }
+
             if (_processing)
             {
                 _pendingWakes++;
@@ -299,6 +320,22 @@ public sealed class Session : Waiter, IDisposable
         }
 
         return ProtocolError.None;
+    }
+
+    private ProtocolError CheckCommandByte(ReadOnlySpan<byte> pending)
+    {
+        if (pending.IsEmpty)
+        {
+            return ProtocolError.None;
+        }
+
+        var isValidate = pending[0] == (byte)QueryType.Validate;
+        if (!_validated && !isValidate)
+        {
+            return ProtocolError.NotValidated;
+        }
+
+        return _validated && isValidate ? ProtocolError.RepeatedValidate : ProtocolError.None;
     }
 
     private void DrainWakes()

@@ -13,6 +13,9 @@ public abstract class Waiter
     /// <summary>This waiter's registrations, chained through <see cref="WaitRegistration.NextOfWaiter"/>.</summary>
     internal WaitRegistration? Registrations;
 
+    /// <summary>Set once the waiter is gone for good (connection closed); it is never registered again.</summary>
+    internal bool Retired;
+
     /// <summary>Whether a WAIT of this waiter is still pending.</summary>
     public bool IsWaiting => Remaining > 0;
 

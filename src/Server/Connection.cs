@@ -120,6 +120,8 @@ internal sealed class Connection : IThreadPoolWorkItem
         }
 
         Close(reason, detail);
+        // Only the receive loop uses the input buffer, so only it returns the buffer to the pool.
+        ReturnInput();
     }
 
     /// <summary>Closes the connection exactly once, releasing its waits and buffers.</summary>
@@ -142,12 +144,6 @@ internal sealed class Connection : IThreadPoolWorkItem
         }
 
         _server.OnConnectionClosed(this, reason, peer, detail);
-        // The receive loop may still be inside Process on another thread only if Close came from
-        // the server stopping; buffers are then left to the GC rather than returned while in use.
-        if (reason != CloseReason.ServerStopping)
-        {
-            ReturnInput();
-        }
     }
 
     void IThreadPoolWorkItem.Execute()

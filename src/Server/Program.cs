@@ -12,6 +12,7 @@ public static class Program
         {
             ServeCommand.Create(),
         };
+        ClientCommands.AddTo(root);
         return root.Parse(args).InvokeAsync();
     }
 }

@@ -21,12 +21,13 @@ internal static class ServeCommand
         var maxKeys = new Option<long>("--max-keys-per-request") { Description = "Most keys in one CHECK/WAIT/MULTI_GET/MULTI_SET.", DefaultValueFactory = _ => CodecLimits.Default.MaxKeysPerRequest };
         var maxConnections = new Option<int>("--max-connections") { Description = "Most open connections; more are closed at accept.", DefaultValueFactory = _ => 100_000 };
         var maxBuffered = new Option<long>("--max-buffered-bytes") { Description = "Most bytes one connection may hold (unread input + unsent output).", DefaultValueFactory = _ => 64L * 1024 * 1024 };
+        var waitReport = new Option<double>("--wait-report-seconds") { Description = "Log the keys that connections wait for every N seconds while any do (0 = never).", DefaultValueFactory = _ => 30 };
         var warningsPerSecond = new Option<int>("--warnings-per-second") { Description = "Most close warnings logged per second for each reason; the rest are counted and summarized.", DefaultValueFactory = _ => new TcpStoreServerOptions().WarningsPerSecond };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level logged to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.")
         {
-            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, logLevel,
+            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -49,6 +50,7 @@ internal static class ServeCommand
                 MaxKeysPerRequest = parse.GetValue(maxKeys),
                 MaxConnections = parse.GetValue(maxConnections),
                 MaxBufferedBytesPerConnection = parse.GetValue(maxBuffered),
+                WaitReportInterval = TimeSpan.FromSeconds(parse.GetValue(waitReport)),
                 WarningsPerSecond = parse.GetValue(warningsPerSecond),
             };
             return await RunAsync(options, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);

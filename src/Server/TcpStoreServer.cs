@@ -26,6 +26,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
     private readonly CancellationTokenSource _stopping = new();
     private Socket? _listener;
     private Task? _acceptLoop;
+    private WaitReporter? _waitReporter;
     private int _stopped;
     private long _lastAcceptWarning = long.MinValue / 2;
     private long _acceptFailures;
@@ -45,6 +46,9 @@ public sealed class TcpStoreServer : IAsyncDisposable
 
     /// <summary>Connection and close-reason counters.</summary>
     public ServerMetrics Metrics { get; } = new();
+
+    /// <summary>A one-line description of the keys connections are blocked on, or null when nobody waits.</summary>
+    public string? DescribeWaits() => WaitReporter.Describe(Store);
 
     /// <summary>The bound port (valid after <see cref="StartAsync"/>).</summary>
     public int Port => LocalEndPoint?.Port ?? 0;
@@ -67,6 +71,11 @@ public sealed class TcpStoreServer : IAsyncDisposable
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
         WarnIfFdLimitLow();
         _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        if (_options.WaitReportInterval > TimeSpan.Zero)
+        {
+            _waitReporter = new WaitReporter(Store, _logger, _options.WaitReportInterval);
+        }
+
         return Task.CompletedTask;
     }
 
@@ -88,6 +97,11 @@ public sealed class TcpStoreServer : IAsyncDisposable
         if (_acceptLoop is not null)
         {
             await _acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        if (_waitReporter is not null)
+        {
+            await _waitReporter.DisposeAsync().ConfigureAwait(false);
         }
 
         _logger.LogInformation("stopped: {Metrics}", Metrics);

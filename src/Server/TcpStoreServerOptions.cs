@@ -33,6 +33,9 @@ public sealed class TcpStoreServerOptions
     /// <summary>Most warning lines per second for each close reason (the rest are counted, not logged).</summary>
     public int WarningsPerSecond { get; set; } = 10;
 
+    /// <summary>How often to log the keys that connections wait for (while any do); zero disables it.</summary>
+    public TimeSpan WaitReportInterval { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>The codec limits these options describe.</summary>
     public CodecLimits CodecLimits => new(MaxKeyLength, MaxValueLength, MaxKeysPerRequest);
 
@@ -48,6 +51,7 @@ public sealed class TcpStoreServerOptions
         Check(MaxConnections > 0, "max connections must be positive");
         Check(MaxBufferedBytesPerConnection is >= 4096 and <= 2 * oneGiB, "max buffered bytes must be 4 KiB to 2 GiB");
         Check(WarningsPerSecond >= 0, "warnings per second must not be negative");
+        Check(WaitReportInterval >= TimeSpan.Zero, "wait report interval must not be negative");
     }
 
     private static void Check(bool condition, string message)

@@ -1,0 +1,94 @@
+using System.Diagnostics;
+using System.Net;
+
+namespace TcpStore.Bench.Load;
+
+/// <summary>What one timed run measured.</summary>
+public sealed record LoadResult(double OpsPerSecond, long P50Ns, long P99Ns, long P999Ns, int FailedConnections, string? FirstFailure);
+
+/// <summary>Runs one workload against one server: connect, populate, warm up, measure, drain, close.</summary>
+public static class LoadRunner
+{
+    /// <summary>Measures <paramref name="workload"/> against <paramref name="server"/>.</summary>
+    public static async Task<LoadResult> RunAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, TimeSpan warmup, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(workload);
+        var phase = new RunPhase();
+        var connections = new List<LoadConnection>(workload.Connections);
+        try
+        {
+            using var connectGate = new SemaphoreSlim(256);
+            var connecting = Enumerable.Range(0, workload.Connections).Select(async i =>
+            {
+                await connectGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    return await LoadConnection.ConnectAsync(server, SourceAddress(i, workload.Connections), workload, catalog, phase, seed: i * 7919, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    connectGate.Release();
+                }
+            }).ToList();
+            foreach (var task in connecting)
+            {
+                connections.Add(await task.ConfigureAwait(false));
+            }
+
+            if (workload.Op is LoadOp.Get or LoadOp.Mixed)
+            {
+                await connections[0].PopulateAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            using var runTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            runTimeout.CancelAfter(warmup + duration + TimeSpan.FromSeconds(30));
+            var running = connections.Select(c => Task.Run(() => c.RunAsync(runTimeout.Token), CancellationToken.None)).ToArray();
+            await Task.Delay(warmup, cancellationToken).ConfigureAwait(false);
+            phase.Value = 1;
+            var started = Stopwatch.GetTimestamp();
+            await Task.Delay(duration, cancellationToken).ConfigureAwait(false);
+            phase.Value = 2;
+            var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            await Task.WhenAll(running).ConfigureAwait(false);
+
+            var latencies = new LatencyHistogram();
+            long completed = 0;
+            var failed = 0;
+            string? firstFailure = null;
+            foreach (var connection in connections)
+            {
+                latencies.Add(connection.Latencies);
+                completed += connection.Completed;
+                if (connection.Failure is not null)
+                {
+                    failed++;
+                    firstFailure ??= connection.Failure;
+                }
+            }
+
+            return new LoadResult(completed / elapsed, latencies.Percentile(0.50), latencies.Percentile(0.99), latencies.Percentile(0.999), failed, firstFailure);
+        }
+        finally
+        {
+            foreach (var connection in connections)
+            {
+                connection.Dispose();
+            }
+        }
+    }
+
+    /// <summary>
+    /// Past ~4,000 connections one source address runs short of ephemeral ports towards one server
+    /// port; spread them over 127.0.0.1..k instead.
+    /// </summary>
+    public static IPAddress? SourceAddress(int index, int total)
+    {
+        if (total <= 4000)
+        {
+            return null;
+        }
+
+        var addresses = (total + 3999) / 4000;
+        return new IPAddress([127, 0, 0, (byte)(1 + (index % addresses))]);
+    }
+}

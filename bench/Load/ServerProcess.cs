@@ -1,0 +1,246 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+
+namespace TcpStore.Bench.Load;
+
+/// <summary>Which server a run measures.</summary>
+public enum ServerKind
+{
+    /// <summary>Our server, <c>tcpstore serve</c> (Release build).</summary>
+    Ours,
+
+    /// <summary>PyTorch 2.10's libuv server, through the shim.</summary>
+    LibUv,
+
+    /// <summary>PyTorch 2.10's legacy (poll) server, through the shim.</summary>
+    Legacy,
+}
+
+/// <summary>A server child process pinned to one core, with its port and resident memory.</summary>
+public sealed class ServerProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+
+    private ServerProcess(Process process, string name, IPEndPoint endPoint)
+    {
+        _process = process;
+        Name = name;
+        EndPoint = endPoint;
+    }
+
+    /// <summary>A short name for tables.</summary>
+    public string Name { get; }
+
+    /// <summary>Where it listens (loopback).</summary>
+    public IPEndPoint EndPoint { get; }
+
+    /// <summary>Process id.</summary>
+    public int Pid => _process.Id;
+
+    /// <summary>Resident set size in bytes, from /proc.</summary>
+    public long ResidentBytes()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id}/status"))
+        {
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+            {
+                var kb = line["VmRSS:".Length..].Trim().Split(' ')[0];
+                return long.Parse(kb, CultureInfo.InvariantCulture) * 1024;
+            }
+        }
+
+        return 0;
+    }
+
+    /// <summary>Starts a server on an ephemeral port, pinned to <paramref name="cpu"/>, and waits for its listening line.</summary>
+    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool inlineCompletions, CancellationToken cancellationToken)
+    {
+        var start = new ProcessStartInfo
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in CpuAffinity.TasksetPrefix(cpu))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        string name;
+        if (kind == ServerKind.Ours)
+        {
+            name = inlineCompletions ? "ours (inline)" : "ours";
+            AddCommand(start, Paths.OurServer());
+            foreach (var arg in new[] { "serve", "--port", "0", "--host", "127.0.0.1", "--log-level", "Warning" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            if (inlineCompletions)
+            {
+                start.Environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1";
+            }
+        }
+        else
+        {
+            name = kind == ServerKind.LibUv ? "libuv" : "legacy";
+            AddCommand(start, [Paths.Shim()]);
+            WithoutDnsLookups(start);
+            foreach (var arg in new[] { "server", "--port", "0", "--libuv", kind == ServerKind.LibUv ? "1" : "0" })
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            // The real server does reverse DNS per accept; cap a lost reply at 1 s instead of 5.
+            start.Environment["RES_OPTIONS"] = "timeout:1 attempts:1";
+        }
+
+        var process = Process.Start(start) ?? throw new InvalidOperationException($"cannot start {start.FileName}");
+        // PyTorch can log a lot to stderr; drain it so the server never blocks on a full pipe.
+        process.ErrorDataReceived += static (_, _) => { };
+        process.BeginErrorReadLine();
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(60));
+        while (true)
+        {
+            var line = await process.StandardOutput.ReadLineAsync(timeout.Token).ConfigureAwait(false);
+            if (line is null)
+            {
+                throw new InvalidOperationException($"{name} exited before listening (exit code {(process.HasExited ? process.ExitCode : -1)})");
+            }
+
+            if (line.StartsWith("listening on ", StringComparison.Ordinal))
+            {
+                var port = int.Parse(line[(line.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
+                return new ServerProcess(process, name, new IPEndPoint(IPAddress.Loopback, port));
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            // Both servers stop on stdin EOF or SIGTERM; closing stdin is the portable one.
+            _process.StandardInput.Close();
+            try
+            {
+                _process.Kill();
+            }
+            catch (InvalidOperationException)
+            {
+                // Exited meanwhile.
+            }
+
+            await _process.WaitForExitAsync().ConfigureAwait(false);
+        }
+
+        _process.Dispose();
+    }
+
+    /// <summary>
+    /// PyTorch's server resolves every peer's name (getnameinfo) on its event loop; with DNS in
+    /// nsswitch a lost reply stalls it for a second, which would measure the resolver, not the
+    /// server. The reference numbers were taken with "hosts: files", so run it in a private mount
+    /// namespace that sees such an nsswitch.conf (as root; otherwise it runs unchanged).
+    /// </summary>
+    private static void WithoutDnsLookups(ProcessStartInfo start)
+    {
+        if (!File.Exists("/usr/bin/unshare") || Environment.UserName != "root")
+        {
+            return;
+        }
+
+        var nsswitch = Path.Combine(Path.GetTempPath(), "tcpstore-bench-nsswitch.conf");
+        File.WriteAllText(nsswitch, "hosts: files\n");
+        var command = new List<string> { start.FileName };
+        command.AddRange(start.ArgumentList);
+        start.FileName = "/usr/bin/unshare";
+        start.ArgumentList.Clear();
+        foreach (var arg in new[] { "-m", "/bin/sh", "-c", "mount --bind \"$0\" /etc/nsswitch.conf 2>/dev/null; exec \"$@\"", nsswitch })
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        foreach (var arg in command)
+        {
+            start.ArgumentList.Add(arg);
+        }
+    }
+
+    private static void AddCommand(ProcessStartInfo start, string[] command)
+    {
+        if (start.ArgumentList.Count == 0)
+        {
+            start.FileName = command[0];
+            foreach (var arg in command.Skip(1))
+            {
+                start.ArgumentList.Add(arg);
+            }
+
+            return;
+        }
+
+        start.FileName = start.ArgumentList[0];
+        start.ArgumentList.RemoveAt(0);
+        foreach (var arg in command)
+        {
+            start.ArgumentList.Add(arg);
+        }
+    }
+}
+
+/// <summary>Where the servers' binaries are.</summary>
+public static class Paths
+{
+    /// <summary>The repository root: the first ancestor holding TcpStore.sln.</summary>
+    public static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            if (File.Exists(Path.Combine(dir.FullName, "TcpStore.sln")))
+            {
+                return dir.FullName;
+            }
+        }
+
+        throw new InvalidOperationException("cannot find the repository root (TcpStore.sln) above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>Our server, copied next to this program by the project reference (Release when this is Release).</summary>
+    public static string[] OurServer()
+    {
+        var apphost = Path.Combine(AppContext.BaseDirectory, "tcpstore");
+        if (File.Exists(apphost))
+        {
+            return [apphost];
+        }
+
+        return ["dotnet", Path.Combine(AppContext.BaseDirectory, "tcpstore.dll")];
+    }
+
+    /// <summary>The PyTorch shim, built on demand with native/shim/build.sh.</summary>
+    public static string Shim()
+    {
+        var fromEnv = Environment.GetEnvironmentVariable("TCPSTORE_SHIM");
+        if (!string.IsNullOrEmpty(fromEnv))
+        {
+            return fromEnv;
+        }
+
+        var root = RepoRoot();
+        var shim = Path.Combine(root, "native", "shim", "build", "tcpstore-shim");
+        using var build = Process.Start(new ProcessStartInfo("/bin/bash", [Path.Combine(root, "native", "shim", "build.sh")]) { UseShellExecute = false })
+            ?? throw new InvalidOperationException("cannot run native/shim/build.sh");
+        build.WaitForExit();
+        if (build.ExitCode != 0 || !File.Exists(shim))
+        {
+            throw new InvalidOperationException("native/shim/build.sh failed; the shim needs g++ and the restored libtorch-cpu-linux-x64 package");
+        }
+
+        return shim;
+    }
+}

@@ -1,0 +1,80 @@
+using TcpStore.Codec;
+
+namespace TcpStore.Client;
+
+/// <summary>How a <see cref="TcpStoreClient"/> finds, connects to and talks to a server.</summary>
+public sealed class TcpStoreClientOptions
+{
+    /// <summary>Server host name or address literal (IPv4 or IPv6). Default <c>127.0.0.1</c>.</summary>
+    public string Host { get; set; } = "127.0.0.1";
+
+    /// <summary>Server TCP port. Default 29500, as in PyTorch.</summary>
+    public int Port { get; set; } = Protocol.DefaultPort;
+
+    /// <summary>
+    /// The store timeout, as PyTorch's <c>timeout</c>: the deadline for connecting (including retries),
+    /// the default limit of <c>Wait</c>, <c>Get</c>, <c>MultiGet</c> and blocking <c>QueuePop</c>, and the
+    /// longest the client waits for any reply. Default 300 s. <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>
+    /// means no limit.
+    /// </summary>
+    public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(300);
+
+    /// <summary>
+    /// Send PING after VALIDATE when connecting, and check the echo, as PyTorch 2.5+ clients do.
+    /// Turn it off for 2.2–2.4 servers, which close the connection on PING. Default <see langword="true"/>.
+    /// </summary>
+    public bool UsePing { get; set; } = true;
+
+    /// <summary>
+    /// The job's world size. When set, the client joins the worker counter as a PyTorch worker does:
+    /// it adds 1 to the unprefixed key <c>init/</c> once, after its first connection.
+    /// </summary>
+    public int? WorldSize { get; set; }
+
+    /// <summary>
+    /// With <see cref="WorldSize"/> set: block in <c>Connect</c> until <c>init/</c> reaches the world size
+    /// (every worker joined), within <see cref="Timeout"/>. PyTorch only does this in the process that hosts the
+    /// server; a plain worker does not wait. Default <see langword="false"/>.
+    /// </summary>
+    public bool WaitForWorkers { get; set; }
+
+    /// <summary>
+    /// Prefix added to every user key on the wire. PyTorch uses <c>/</c> (the default); an empty prefix gives
+    /// raw access to the server's keys, including PyTorch's internal ones such as <c>init/</c>.
+    /// <c>ListKeys</c> returns only keys that start with the prefix, with the prefix removed.
+    /// </summary>
+    public string KeyPrefix { get; set; } = "/";
+
+    /// <summary>First delay between connection attempts; later delays grow by 1.5x with ±50 % jitter. Default 500 ms.</summary>
+    public TimeSpan InitialBackoff { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>Longest delay between connection attempts. Default 60 s.</summary>
+    public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// Most idle connections kept for waiting operations (<c>Wait</c>, <c>Get</c>, <c>MultiGet</c>, blocking
+    /// <c>QueuePop</c>); more concurrent waits open more connections, and the extra ones are closed when they finish.
+    /// Default 4.
+    /// </summary>
+    public int MaxIdleWaitConnections { get; set; } = 4;
+
+    internal TcpStoreClientOptions Validated()
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(Host);
+        ArgumentOutOfRangeException.ThrowIfLessThan(Port, 0);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535);
+        if (Timeout < TimeSpan.Zero && Timeout != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(Timeout), "must be positive or infinite");
+        }
+
+        if (WorldSize is < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(WorldSize), "must be at least 1");
+        }
+
+        ArgumentNullException.ThrowIfNull(KeyPrefix);
+        ArgumentOutOfRangeException.ThrowIfNegative(MaxIdleWaitConnections);
+        return (TcpStoreClientOptions)MemberwiseClone();
+    }
+}

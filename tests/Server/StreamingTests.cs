@@ -1,0 +1,101 @@
+using TcpStore.Codec;
+using TcpStore.Tests.Support;
+using static TcpStore.Tests.Support.Replies;
+
+namespace TcpStore.Tests.Server;
+
+/// <summary>Requests arrive in any chunking (PROTOCOL.md §1, §9.11): pipelined, byte by byte, split VALIDATE.</summary>
+public sealed class StreamingTests
+{
+    private static byte[] K(string text) => RawClient.Key(text);
+
+    [Fact]
+    public async Task Pipelined_requests_in_one_send_are_answered_in_order_and_flushed_in_one_segment()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await RawClient.ConnectAsync(server.Port);
+        await client.SendAsync(Encode(WireRequest.Ping(1)));
+        await client.ReceiveExactlyAsync(4);
+
+        var requests = new List<WireRequest>();
+        var expected = new List<byte[]>();
+        for (var i = 0; i < 100; i++)
+        {
+            var key = K($"k{i % 7}");
+            requests.Add(WireRequest.Add(key, i));
+            requests.Add(WireRequest.Ping((uint)i));
+            requests.Add(WireRequest.KeyOnly(QueryType.Get, key));
+        }
+
+        var sums = new long[7];
+        for (var i = 0; i < 100; i++)
+        {
+            sums[i % 7] += i;
+            expected.Add(Int64(sums[i % 7]));
+            expected.Add(UInt32((uint)i));
+            expected.Add(Blob(sums[i % 7].ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        }
+
+        var before = TcpInfo.Read(client.Socket);
+        await client.SendAsync(Encode([.. requests]));
+        var replies = Concat([.. expected]);
+        Assert.Equal(Convert.ToHexString(replies), Convert.ToHexString(await client.ReceiveExactlyAsync(replies.Length)));
+        var after = TcpInfo.Read(client.Socket);
+
+        // The offsets are right if the byte counter agrees with what was just read.
+        Assert.Equal((ulong)replies.Length, after.BytesReceived - before.BytesReceived);
+        Assert.Equal(1u, after.DataSegmentsIn - before.DataSegmentsIn);
+    }
+
+    [Fact]
+    public async Task Requests_sent_one_byte_at_a_time_are_parsed_and_answered()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await RawClient.ConnectAsync(server.Port, validate: false);
+        var bytes = Encode(
+            WireRequest.Validate(),
+            WireRequest.KeyValue(QueryType.Set, K("slow"), K("value")),
+            WireRequest.MultiSet([K("m")], [K("1")]),
+            WireRequest.Multi(QueryType.MultiGet, [K("slow"), K("m")]),
+            WireRequest.Add(K("m"), 41),
+            WireRequest.Ping(7));
+        foreach (var b in bytes)
+        {
+            await client.SendAsync([b]);
+            await Task.Delay(1);
+        }
+
+        var expected = Concat(Blob("value"), Blob("1"), Int64(42), UInt32(7));
+        Assert.Equal(Convert.ToHexString(expected), Convert.ToHexString(await client.ReceiveExactlyAsync(expected.Length)));
+    }
+
+    [Fact]
+    public async Task VALIDATE_split_across_reads_is_accepted()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await RawClient.ConnectAsync(server.Port, validate: false);
+        var validate = Encode(WireRequest.Validate());
+        await client.SendAsync(validate[..2]);
+        await Task.Delay(100);
+        await client.SendAsync(validate[2..]);
+        await Task.Delay(50);
+        await client.SendAsync(Encode(WireRequest.Ping(0xABCD)));
+        Assert.Equal(UInt32(0xABCD), await client.ReceiveExactlyAsync(4));
+        Assert.Equal(0, server.Server.Metrics.Closed(TcpStore.Server.CloseReason.NotValidated));
+    }
+
+    [Fact]
+    public async Task A_large_value_in_many_small_sends_arrives_whole()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await RawClient.ConnectAsync(server.Port);
+        var value = Enumerable.Range(0, 200_000).Select(i => (byte)(i * 31)).ToArray();
+        var bytes = Encode(WireRequest.KeyValue(QueryType.Set, K("big"), value), WireRequest.KeyOnly(QueryType.Get, K("big")));
+        for (var offset = 0; offset < bytes.Length; offset += 7_001)
+        {
+            await client.SendAsync(bytes[offset..Math.Min(bytes.Length, offset + 7_001)]);
+        }
+
+        Assert.Equal(value, await client.ReadBlobAsync());
+    }
+}
