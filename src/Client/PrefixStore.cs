@@ -183,11 +183,29 @@ public sealed class PrefixStore : Store
 
     /// <inheritdoc />
     public override byte[] QueuePop(ReadOnlySpan<byte> queue, bool block = true, TimeSpan? timeout = null)
-        => Inner.QueuePop(Scoped(queue), block, timeout);
+    {
+        try
+        {
+            return Inner.QueuePop(Scoped(queue), block, timeout);
+        }
+        catch (TcpStoreTimeoutException ex) when (ex.MissingKeys.Count > 0)
+        {
+            throw Unscoped(ex);
+        }
+    }
 
     /// <inheritdoc />
-    public override ValueTask<byte[]> QueuePopAsync(ReadOnlyMemory<byte> queue, bool block = true, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
-        => Inner.QueuePopAsync(Scoped(queue.Span), block, timeout, cancellationToken);
+    public override async ValueTask<byte[]> QueuePopAsync(ReadOnlyMemory<byte> queue, bool block = true, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await Inner.QueuePopAsync(Scoped(queue.Span), block, timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TcpStoreTimeoutException ex) when (ex.MissingKeys.Count > 0)
+        {
+            throw Unscoped(ex);
+        }
+    }
 
     /// <inheritdoc />
     public override long QueueLength(ReadOnlySpan<byte> queue) => Inner.QueueLength(Scoped(queue));

@@ -22,6 +22,7 @@ internal sealed class StoreConnection : IDisposable
     private int _end;
     private int _disposed;
     private bool _closedByPeer;
+    private int _sendTimeout;
 
     public StoreConnection(Socket socket, string endpoint)
     {
@@ -70,7 +71,13 @@ internal sealed class StoreConnection : IDisposable
     {
         if (sync)
         {
-            _socket.SendTimeout = ToSocketTimeout(deadline);
+            var sendTimeout = ToSocketTimeout(deadline);
+            if (Math.Abs(sendTimeout - _sendTimeout) > 1000 || (sendTimeout == 0) != (_sendTimeout == 0))
+            {
+                // Only when it moved noticeably: setting it is a system call.
+                _socket.SendTimeout = _sendTimeout = sendTimeout;
+            }
+
             var span = data.Span;
             while (!span.IsEmpty)
             {

@@ -19,6 +19,23 @@ public static class CliRunner
     /// <summary>The tcpstore.dll next to the test assembly (the Server project is referenced), else under src/Server/bin.</summary>
     public static string ToolPath { get; } = Locate();
 
+    /// <summary>
+    /// Runs the same command tree in this process (the Server project is referenced), with stdout and stderr captured:
+    /// parsing, actions, output and exit codes exactly as the executable, without a process start per command.
+    /// </summary>
+    public static async Task<Result> RunInProcessAsync(params string[] arguments)
+    {
+        var root = new System.CommandLine.RootCommand("tcpstore") { TcpStore.Server.ServeCommand.Create() };
+        TcpStore.Server.ClientCommands.AddTo(root);
+        using var stdout = new StringWriter();
+        using var stderr = new StringWriter();
+        var configuration = new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr };
+        using var limit = new CancellationTokenSource(ProcessLimit);
+        var exitCode = await root.Parse(arguments).InvokeAsync(configuration, limit.Token);
+        return new Result(exitCode, stdout.ToString().Replace("\r", string.Empty, StringComparison.Ordinal), stderr.ToString());
+    }
+
+    /// <summary>Runs <c>dotnet tcpstore.dll</c> with <paramref name="arguments"/> as a child process.</summary>
     public static async Task<Result> RunAsync(params string[] arguments)
     {
         var psi = new ProcessStartInfo(DotnetHost())

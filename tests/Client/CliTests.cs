@@ -3,7 +3,10 @@ using TcpStore.Tests.Interop;
 
 namespace TcpStore.Tests.Client;
 
-/// <summary>The <c>tcpstore</c> client commands end to end (process exit codes and stdout), per backend.</summary>
+/// <summary>
+/// The <c>tcpstore</c> client commands end to end, per backend: every command through the command tree in-process
+/// (parsing, output, exit codes), and the exit codes and stdout of the real executable as child processes.
+/// </summary>
 public abstract class CliTestsBase(Backend backend)
 {
     [Fact]
@@ -11,7 +14,7 @@ public abstract class CliTestsBase(Backend backend)
     {
         await using var server = await AnyServer.StartAsync(backend);
         var port = server.Port.ToString(CultureInfo.InvariantCulture);
-        Task<CliRunner.Result> Run(params string[] args) => CliRunner.RunAsync([.. args, "--port", port, "--timeout", "10"]);
+        Task<CliRunner.Result> Run(params string[] args) => CliRunner.RunInProcessAsync([.. args, "--port", port, "--timeout", "10"]);
 
         await Expect(Run("set", "greeting", "hello"), 0, string.Empty);
         await Expect(Run("get", "greeting"), 0, "hello\n");
@@ -44,11 +47,11 @@ public abstract class CliTestsBase(Backend backend)
         Assert.Matches(@"^pong [0-9.]+ ms\n$", ping.Stdout);
 
         // Waits that run out: exit 2, the missing keys named on stderr.
-        var wait = await CliRunner.RunAsync("wait", "a", "missing1", "missing2", "--port", port, "--timeout", "0.3", "--connect-timeout", "10");
+        var wait = await CliRunner.RunInProcessAsync("wait", "a", "missing1", "missing2", "--port", port, "--timeout", "0.3", "--connect-timeout", "10");
         Assert.Equal(2, wait.ExitCode);
         Assert.Contains("missing1, missing2", wait.Stderr, StringComparison.Ordinal);
         Assert.DoesNotContain("a,", wait.Stderr, StringComparison.Ordinal);
-        var get = await CliRunner.RunAsync("get", "absent", "--port", port, "--timeout", "0.3", "--connect-timeout", "10");
+        var get = await CliRunner.RunInProcessAsync("get", "absent", "--port", port, "--timeout", "0.3", "--connect-timeout", "10");
         Assert.Equal(2, get.ExitCode);
         Assert.Contains("absent", get.Stderr, StringComparison.Ordinal);
         Assert.Empty(get.Stdout);
@@ -61,7 +64,7 @@ public abstract class CliTestsBase(Backend backend)
             await Expect(Run("qpop", "q"), 0, "first\n");
             await Expect(Run("qpop", "q", "--block"), 0, "second\n");
             await Expect(Run("qpop", "q"), 1, string.Empty);
-            var blocked = await CliRunner.RunAsync("qpop", "q", "--block", "--port", port, "--timeout", "0.3", "--connect-timeout", "10");
+            var blocked = await CliRunner.RunInProcessAsync("qpop", "q", "--block", "--port", port, "--timeout", "0.3", "--connect-timeout", "10");
             Assert.Equal(2, blocked.ExitCode);
         }
         else
@@ -97,10 +100,24 @@ public abstract class CliTestsBase(Backend backend)
             await torch.SetAsync(RealPyTorchClient.Utf8("x"), RealPyTorchClient.Utf8("1"));
         }
 
-        await Expect(CliRunner.RunAsync("keys", "--port", port), 0, "x\n");
-        await Expect(CliRunner.RunAsync("keys", "--raw", "--port", port), 0, "/x\ninit/\n");
-        await Expect(CliRunner.RunAsync("get", "--raw", "init/", "--port", port), 0, "1\n");
-        await Expect(CliRunner.RunAsync("numkeys", "--port", port), 0, "2\n");
+        await Expect(CliRunner.RunInProcessAsync("keys", "--port", port), 0, "x\n");
+        await Expect(CliRunner.RunInProcessAsync("keys", "--raw", "--port", port), 0, "/x\ninit/\n");
+        await Expect(CliRunner.RunInProcessAsync("get", "--raw", "init/", "--port", port), 0, "1\n");
+        await Expect(CliRunner.RunInProcessAsync("numkeys", "--port", port), 0, "2\n");
+    }
+
+    [Fact]
+    public async Task The_executable_reports_through_exit_codes_and_stdout()
+    {
+        await using var server = await AnyServer.StartAsync(backend);
+        var port = server.Port.ToString(CultureInfo.InvariantCulture);
+        await Expect(CliRunner.RunAsync("set", "k", "v", "--port", port), 0, string.Empty);
+        await Expect(CliRunner.RunAsync("mget", "k", "k", "--port", port), 0, "v\nv\n");
+        await Expect(CliRunner.RunAsync("check", "k", "nope", "--port", port), 1, "not ready\n");
+        var wait = await CliRunner.RunAsync("wait", "k", "nope", "--port", port, "--timeout", "0.3", "--connect-timeout", "10");
+        Assert.Equal(2, wait.ExitCode);
+        Assert.Contains("keys still missing: nope", wait.Stderr, StringComparison.Ordinal);
+        await Expect(CliRunner.RunAsync("qlen", "q", "--port", port), server.HasQueues ? 0 : 3, server.HasQueues ? "0\n" : string.Empty);
     }
 
     private static async Task Expect(Task<CliRunner.Result> run, int exitCode, string stdout)
@@ -125,10 +142,13 @@ public sealed class CliOursTests() : CliTestsBase(Backend.Ours)
         Assert.Equal(3, refused.ExitCode);
         Assert.Contains("connection refused", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains($"127.0.0.1:{port}", refused.Stderr, StringComparison.Ordinal);
+        var helpProcess = await CliRunner.RunAsync("get", "--help");
+        Assert.Equal(0, helpProcess.ExitCode);
+        Assert.Contains("Wait for KEY", helpProcess.Stdout, StringComparison.Ordinal);
 
         foreach (var command in new[] { "set", "get", "append", "mset", "mget", "add", "cas", "del", "check", "wait", "keys", "numkeys", "qpush", "qpop", "qlen", "ping" })
         {
-            var help = await CliRunner.RunAsync(command, "--help");
+            var help = await CliRunner.RunInProcessAsync(command, "--help");
             Assert.Equal(0, help.ExitCode);
             Assert.Contains("--timeout", help.Stdout, StringComparison.Ordinal);
             Assert.Contains("--raw", help.Stdout, StringComparison.Ordinal);
