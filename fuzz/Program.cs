@@ -8,6 +8,7 @@ public static class Program
     private const string Usage = """
         usage:
           TcpStore.Fuzz afl <codec|session>                 AFL++ target (SharpFuzz fork server; input from AFL)
+          TcpStore.Fuzz libfuzzer <codec|session>           libFuzzer target (run under the libfuzzer-dotnet driver)
           TcpStore.Fuzz replay <codec|session> PATH...       run files (or every file in directories) once each
           TcpStore.Fuzz mutate <codec|session> CORPUS_DIR CRASH_DIR SECONDS
                                                              pure .NET mutation loop (fallback when AFL++ is absent)
@@ -44,6 +45,9 @@ public static class Program
         {
             case "afl":
                 SharpFuzz.Fuzzer.OutOfProcess.Run(stream => target(ReadAll(stream)));
+                return 0;
+            case "libfuzzer":
+                SharpFuzz.Fuzzer.LibFuzzer.Run(span => target(span));
                 return 0;
             case "replay":
                 return Replay(target, args[2..]);

@@ -30,22 +30,22 @@ public static class CodecHarness
             switch (status)
             {
                 case ParseStatus.Complete:
-                {
-                    var frame = data[before..reader.Consumed];
-                    FuzzInvariantException.Check(frame.Length > 0, "a complete frame consumed nothing");
-                    CheckWithinLimits(request, limits);
-                    var encoded = RequestEncoder.Encode(request);
-                    FuzzInvariantException.Check(
-                        frame.SequenceEqual(encoded),
-                        $"frame {frames} ({request.Type}) re-encodes to {Convert.ToHexString(encoded)}, parsed from {Convert.ToHexString(frame)}");
-                    CheckTruncations(frame, limits);
-                    if (frames++ == 0)
                     {
-                        CheckSegmentedRead(data, limits, frame.Length);
-                    }
+                        var frame = data[before..reader.Consumed];
+                        FuzzInvariantException.Check(frame.Length > 0, "a complete frame consumed nothing");
+                        CheckWithinLimits(request, limits);
+                        var encoded = RequestEncoder.Encode(request);
+                        FuzzInvariantException.Check(
+                            frame.SequenceEqual(encoded),
+                            $"frame {frames} ({request.Type}) re-encodes to {Convert.ToHexString(encoded)}, parsed from {Convert.ToHexString(frame)}");
+                        CheckTruncations(frame, limits);
+                        if (frames++ == 0)
+                        {
+                            CheckSegmentedRead(data, limits, frame.Length);
+                        }
 
-                    break;
-                }
+                        break;
+                    }
 
                 case ParseStatus.Incomplete:
                     FuzzInvariantException.Check(reader.Consumed == before, "an incomplete frame consumed bytes");

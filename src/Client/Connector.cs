@@ -16,11 +16,12 @@ internal sealed class Connector(TcpStoreClientOptions options)
 
     public async ValueTask<StoreConnection> OpenAsync(bool sync, CancellationToken cancellationToken)
     {
-        var deadline = Deadline.After(options.Timeout);
+        var limit = options.ConnectTimeout ?? options.Timeout;
+        var deadline = Deadline.After(limit);
         var backoff = new Backoff(options.InitialBackoff, options.MaxBackoff);
+        Exception? failure = null;
         while (true)
         {
-            Exception failure;
             try
             {
                 return await TryOpenAsync(deadline, sync, cancellationToken).ConfigureAwait(false);
@@ -28,34 +29,38 @@ internal sealed class Connector(TcpStoreClientOptions options)
             catch (Exception ex) when (ex is SocketException or IOException or TcpStoreConnectionException or TimeoutException
                                        || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
             {
-                failure = ex;
+                // An attempt cut short by the deadline says less than the failure before it (say, "refused").
+                if (failure is null || !deadline.HasExpired)
+                {
+                    failure = ex;
+                }
             }
 
             var delay = backoff.Next();
             var remaining = deadline.Remaining;
-            if (deadline.HasExpired)
-            {
-                throw new TcpStoreConnectionException(
-                    Endpoint,
-                    $"cannot connect within {FormatTimeout(options.Timeout)}: {Describe(failure)}",
-                    failure);
-            }
-
             if (remaining != Timeout.InfiniteTimeSpan && remaining < delay)
             {
                 delay = remaining;
             }
 
-            if (sync)
+            if (delay > TimeSpan.Zero)
             {
-                if (cancellationToken.WaitHandle.WaitOne(delay))
+                if (sync)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
+                    if (cancellationToken.WaitHandle.WaitOne(delay))
+                    {
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+                }
+                else
+                {
+                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
                 }
             }
-            else
+
+            if (deadline.HasExpired)
             {
-                await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+                throw new TcpStoreConnectionException(Endpoint, $"cannot connect within {FormatTimeout(limit)}: {Describe(failure)}", failure);
             }
         }
     }

@@ -21,6 +21,7 @@ internal sealed class StoreConnection : IDisposable
     private int _start;
     private int _end;
     private int _disposed;
+    private bool _closedByPeer;
 
     public StoreConnection(Socket socket, string endpoint)
     {
@@ -45,7 +46,7 @@ internal sealed class StoreConnection : IDisposable
     {
         get
         {
-            if (Volatile.Read(ref _disposed) != 0 || _end > _start)
+            if (Volatile.Read(ref _disposed) != 0 || _end > _start || _closedByPeer)
             {
                 return false;
             }
@@ -91,7 +92,7 @@ internal sealed class StoreConnection : IDisposable
     /// </summary>
     public async ValueTask<bool> WaitReadableAsync(Deadline deadline, bool sync, CancellationToken cancellationToken)
     {
-        if (_end > _start)
+        if (_end > _start || _closedByPeer)
         {
             return true;
         }
@@ -109,8 +110,17 @@ internal sealed class StoreConnection : IDisposable
 
         try
         {
-            // A zero-byte receive completes when data or EOF arrives and takes nothing, so cancelling it loses nothing.
-            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, timer.Token).ConfigureAwait(false);
+            // A real receive, not a zero-byte one: cancelling a pending receive never loses bytes (either the
+            // cancellation wins and nothing was read, or the data is delivered), while zero-byte receives were seen
+            // to complete with nothing to read after an earlier one had been cancelled.
+            MakeRoom(1);
+            var received = await _socket.ReceiveAsync(_buffer.AsMemory(_end), SocketFlags.None, timer.Token).ConfigureAwait(false);
+            if (received == 0)
+            {
+                _closedByPeer = true;
+            }
+
+            _end += received;
             return true;
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
@@ -215,6 +225,11 @@ internal sealed class StoreConnection : IDisposable
         MakeRoom(count);
         while (_end - _start < count)
         {
+            if (_closedByPeer)
+            {
+                throw new EndOfStreamException("the server closed the connection");
+            }
+
             int received;
             if (sync)
             {

@@ -149,9 +149,10 @@ public sealed partial class TcpStoreClient : Store
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var connection = await AcquirePrimaryAsync(sync, cancellationToken).ConfigureAwait(false);
         var broken = true;
+        var previous = connection.UnconfirmedRequest;
         try
         {
-            var deadline = Deadline.After(_options.Timeout);
+            var deadline = Deadline.After(_options.EffectiveReplyTimeout);
             using var timer = sync ? null : ReplyTimer(deadline, cancellationToken);
             var token = timer?.Token ?? cancellationToken;
             await connection.SendAsync(request.WrittenMemory, deadline, sync, token).ConfigureAwait(false);
@@ -171,7 +172,7 @@ public sealed partial class TcpStoreClient : Store
         }
         catch (Exception ex)
         {
-            throw Translate(ex, what, cancellationToken);
+            throw Translate(ex, previous is null ? what : $"{what} (sent after {previous}, which has no reply; the server may have rejected that)", cancellationToken);
         }
         finally
         {
@@ -190,16 +191,17 @@ public sealed partial class TcpStoreClient : Store
         using var waitLease = waitRequest;
         using var followUpLease = followUp;
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        await ConfirmWritesAsync(sync, cancellationToken).ConfigureAwait(false);
         var connection = await AcquireWaiterAsync(sync, cancellationToken).ConfigureAwait(false);
         var broken = true;
         var step = "WAIT";
         try
         {
             var waitDeadline = Deadline.After(timeout);
-            await connection.SendAsync(waitRequest.WrittenMemory, Deadline.After(_options.Timeout), sync, cancellationToken).ConfigureAwait(false);
+            await connection.SendAsync(waitRequest.WrittenMemory, Deadline.After(_options.EffectiveReplyTimeout), sync, cancellationToken).ConfigureAwait(false);
             var readable = await connection.WaitReadableAsync(waitDeadline, sync, cancellationToken).ConfigureAwait(false);
 
-            var deadline = Deadline.After(_options.Timeout);
+            var deadline = Deadline.After(_options.EffectiveReplyTimeout);
             using var timer = sync ? null : ReplyTimer(deadline, cancellationToken);
             var token = timer?.Token ?? cancellationToken;
             bool satisfied;
@@ -240,6 +242,20 @@ public sealed partial class TcpStoreClient : Store
         finally
         {
             ReleaseWaiter(connection, broken);
+        }
+    }
+
+    /// <summary>
+    /// Writes without a reply may still be in flight on the primary connection, and the server handles connections
+    /// independently: a wait on another connection could overtake them and miss the caller's own SET. An empty CHECK
+    /// on the primary (a round trip every 2.x server answers) guarantees they were applied first. Costs a round trip
+    /// only right after such writes.
+    /// </summary>
+    private async ValueTask ConfirmWritesAsync(bool sync, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _primary)?.UnconfirmedRequest is not null)
+        {
+            await RunAsync(EncodeMulti(QueryType.Check, [], []), "CHECK", ReadCheck, sync, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -331,7 +347,7 @@ public sealed partial class TcpStoreClient : Store
             TcpStoreException => ex,
             OperationCanceledException when cancellationToken.IsCancellationRequested => ex,
             OperationCanceledException or TimeoutException
-                => new TcpStoreTimeoutException($"{Endpoint}: no reply to {what} within {Connector.FormatTimeout(_options.Timeout)}", ex),
+                => new TcpStoreTimeoutException($"{Endpoint}: no reply to {what} within {Connector.FormatTimeout(_options.EffectiveReplyTimeout)}", ex),
             SocketException or IOException or ObjectDisposedException
                 => new TcpStoreConnectionException(Endpoint, $"{Connector.Describe(ex)} during {what}", ex),
             InvalidDataException => new TcpStoreConnectionException(Endpoint, $"protocol error in the reply to {what}: {ex.Message}", ex),

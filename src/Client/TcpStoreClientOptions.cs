@@ -20,6 +20,20 @@ public sealed class TcpStoreClientOptions
     public TimeSpan Timeout { get; set; } = TimeSpan.FromSeconds(300);
 
     /// <summary>
+    /// Deadline for opening a connection, retries included, when it should differ from <see cref="Timeout"/>
+    /// (for example a short wait timeout but a patient connect). Default <see langword="null"/>: use <see cref="Timeout"/>.
+    /// </summary>
+    public TimeSpan? ConnectTimeout { get; set; }
+
+    /// <summary>
+    /// Longest wait for the reply to a request once it is sent (PyTorch waits forever). A server that takes longer is
+    /// treated as stuck: the connection is dropped and a <see cref="TcpStoreTimeoutException"/> raised. Default
+    /// <see langword="null"/>: the store <see cref="Timeout"/>, but at least 30 s, so that a short wait timeout does not turn a
+    /// briefly stalled server (PyTorch's server stalls on reverse DNS lookups) into errors.
+    /// </summary>
+    public TimeSpan? ReplyTimeout { get; set; }
+
+    /// <summary>
     /// Send PING after VALIDATE when connecting, and check the echo, as PyTorch 2.5+ clients do.
     /// Turn it off for 2.2–2.4 servers, which close the connection on PING. Default <see langword="true"/>.
     /// </summary>
@@ -58,6 +72,11 @@ public sealed class TcpStoreClientOptions
     /// </summary>
     public int MaxIdleWaitConnections { get; set; } = 4;
 
+    internal TimeSpan EffectiveReplyTimeout => ReplyTimeout
+        ?? (Timeout == System.Threading.Timeout.InfiniteTimeSpan || Timeout > MinimumDefaultReplyTimeout ? Timeout : MinimumDefaultReplyTimeout);
+
+    private static TimeSpan MinimumDefaultReplyTimeout => TimeSpan.FromSeconds(30);
+
     internal TcpStoreClientOptions Validated()
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(Host);
@@ -66,6 +85,16 @@ public sealed class TcpStoreClientOptions
         if (Timeout < TimeSpan.Zero && Timeout != System.Threading.Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(Timeout), "must be positive or infinite");
+        }
+
+        if (ConnectTimeout is { } connect && connect < TimeSpan.Zero && connect != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectTimeout), "must be positive or infinite");
+        }
+
+        if (ReplyTimeout is { } reply && reply < TimeSpan.Zero && reply != System.Threading.Timeout.InfiniteTimeSpan)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReplyTimeout), "must be positive or infinite");
         }
 
         if (WorldSize is < 1)

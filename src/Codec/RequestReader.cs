@@ -89,12 +89,17 @@ public ref struct RequestReader
         ArgumentNullException.ThrowIfNull(scratch);
         var reader = new RequestReader(input.FirstSpan, limits);
         var status = reader.TryRead(out request);
-        if (status == ParseStatus.Incomplete && !input.IsSingleSegment && input.Length > input.FirstSpan.Length)
+        // A frame that crosses segments is copied and re-parsed, growing the copy until the frame
+        // completes or the input is exhausted: a MULTI_SET can be far longer than one key and two
+        // values, so no single first guess fits every frame.
+        long take = input.FirstSpan.Length;
+        var available = Math.Min(input.Length, Array.MaxLength);
+        while (status == ParseStatus.Incomplete && take < available)
         {
+            take = Math.Min(available, Math.Max(reader.BytesNeeded, Math.Max(take * 2, limits.MaxValueLength * 2 + limits.MaxKeyLength + 64)));
             scratch.Clear();
-            var take = (int)Math.Min(input.Length, Math.Max(reader.BytesNeeded, limits.MaxValueLength * 2 + limits.MaxKeyLength + 64));
-            input.Slice(0, take).CopyTo(scratch.GetSpan(take));
-            scratch.Advance(take);
+            input.Slice(0, take).CopyTo(scratch.GetSpan((int)take));
+            scratch.Advance((int)take);
             reader = new RequestReader(scratch.WrittenSpan, limits);
             status = reader.TryRead(out request);
         }

@@ -18,6 +18,11 @@ internal sealed class ClientCommandOptions
         DefaultValueFactory = _ => 30,
     };
 
+    public Option<double?> ConnectTimeout { get; } = new("--connect-timeout")
+    {
+        Description = "Seconds to keep trying to connect, if different from --timeout.",
+    };
+
     public Option<bool> Raw { get; } = new("--raw") { Description = "Use keys exactly as given, without PyTorch's '/' prefix (shows internal keys such as init/)." };
 
     public Option<bool> Hex { get; } = new("--hex") { Description = "Values (given and printed) are hexadecimal." };
@@ -29,6 +34,7 @@ internal sealed class ClientCommandOptions
         command.Options.Add(Host);
         command.Options.Add(Port);
         command.Options.Add(Timeout);
+        command.Options.Add(ConnectTimeout);
         command.Options.Add(Raw);
         command.Options.Add(Hex);
         command.Options.Add(NoPing);
@@ -36,22 +42,25 @@ internal sealed class ClientCommandOptions
 
     public TcpStoreClientOptions ToClientOptions(ParseResult parse)
     {
-        var seconds = parse.GetValue(Timeout);
-        if (double.IsNaN(seconds) || seconds < 0)
-        {
-            throw new FormatException("--timeout must be a non-negative number of seconds");
-        }
+        var seconds = Seconds(parse.GetValue(Timeout), "--timeout");
+        var connectSeconds = parse.GetValue(ConnectTimeout) is double connect ? Seconds(connect, "--connect-timeout") : seconds;
 
         return new TcpStoreClientOptions
         {
             Host = parse.GetValue(Host)!,
             Port = parse.GetValue(Port),
             Timeout = TimeSpan.FromSeconds(seconds),
+            ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
             KeyPrefix = parse.GetValue(Raw) ? string.Empty : "/",
             UsePing = !parse.GetValue(NoPing),
             MaxIdleWaitConnections = 1,
         };
     }
+
+    private static double Seconds(double value, string option)
+        => double.IsNaN(value) || value < 0 || value > TimeSpan.MaxValue.TotalSeconds / 2
+            ? throw new FormatException($"{option} must be a non-negative number of seconds")
+            : value;
 
     /// <summary>A value argument as bytes: hex with <c>--hex</c>, else the UTF-8 text.</summary>
     public byte[] Value(ParseResult parse, string text)

@@ -84,6 +84,34 @@ public sealed class RequestRoundTripProperties
         Check.One(Runs, property);
     }
 
+    [Fact]
+    public void The_sequence_overload_decodes_frames_near_the_limits_whatever_their_size()
+    {
+        // Small limits make frames as large as the limits allow easy to generate: a MULTI_SET of four
+        // full pairs is 265 bytes, far more than one key plus two values.
+        var limits = new CodecLimits(MaxKeyLength: 16, MaxValueLength: 32, MaxKeysPerRequest: 4);
+        var blob = (int max) => Gen.Choose(0, max).SelectMany(n => Gen.ArrayOf(WireGenerators.AnyByte, n));
+        var multiSet =
+            from count in Gen.Choose(0, 4)
+            from keys in Gen.ArrayOf(blob(16), count)
+            from values in Gen.ArrayOf(blob(32), count)
+            select WireRequest.MultiSet(keys, values);
+        var samples =
+            from request in multiSet
+            let bytes = request.Encode()
+            from cuts in WireGenerators.SplitPoints(bytes.Length)
+            select (request, bytes, cuts);
+        var property = Prop.ForAll(samples.ToArbitrary(), sample =>
+        {
+            var (request, bytes, cuts) = sample;
+            var status = RequestReader.TryRead(ChunkedSequence.From(ChunkedSequence.Split(bytes, cuts)), limits, new ArrayBufferWriter<byte>(), out var parsed, out var consumed, out var error);
+            Assert.True(status == ParseStatus.Complete, $"{bytes.Length}-byte {request} in {cuts.Length + 1} segments: {status} {error}");
+            Assert.Null(request.Mismatch(parsed));
+            Assert.Equal(bytes.Length, consumed);
+        });
+        Check.One(Runs, property);
+    }
+
     private static byte[] Concat(IEnumerable<WireRequest> requests)
     {
         var buffer = new ArrayBufferWriter<byte>();

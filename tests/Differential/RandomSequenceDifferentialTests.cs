@@ -9,7 +9,7 @@ namespace TcpStore.Tests.Differential;
 /// and against ours: every result must be identical (README "Deliberate differences" never arise
 /// with one sequential client, and blocking calls on absent keys are planned away).
 /// </summary>
-public sealed class LibUvRandomSequenceTests(LibUvPair pair) : IClassFixture<LibUvPair>
+public sealed partial class LibUvRandomSequenceTests(LibUvPair pair) : IClassFixture<LibUvPair>
 {
     [Fact]
     public void Random_call_sequences_give_identical_results_on_the_libuv_server_and_ours()

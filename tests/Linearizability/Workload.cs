@@ -67,75 +67,75 @@ public sealed class Workload(int port, int seed, int clients, int opsPerClient, 
             switch (kind)
             {
                 case OpKind.Add:
-                {
-                    var key = Counters[random.Next(Counters.Length)];
-                    var delta = random.Next(1, 6);
-                    await client.SendAsync(RawClient.Add(key, delta));
-                    var sum = await client.ReadInt64Async();
-                    op = new Op(id, kind, key, Text(delta), string.Empty, Text(sum), started, Stopwatch.GetTimestamp());
-                    break;
-                }
+                    {
+                        var key = Counters[random.Next(Counters.Length)];
+                        var delta = random.Next(1, 6);
+                        await client.SendAsync(RawClient.Add(key, delta));
+                        var sum = await client.ReadInt64Async();
+                        op = new Op(id, kind, key, Text(delta), string.Empty, Text(sum), started, Stopwatch.GetTimestamp());
+                        break;
+                    }
 
                 case OpKind.CompareSet:
-                {
-                    await client.SendAsync(RawClient.Get(CasKey));
-                    var current = Encoding.UTF8.GetString(await client.ReadBlobAsync());
-                    var generation = int.Parse(current.Split(':')[0], CultureInfo.InvariantCulture);
-                    var desired = $"{generation + 1}:{id}:{seq}";
-                    started = Stopwatch.GetTimestamp();
-                    await client.SendAsync(RawClient.Frame(w => RequestWriter.WriteCompareSet(w, default, RawClient.Key(CasKey), RawClient.Key(current), RawClient.Key(desired))));
-                    var reply = Encoding.UTF8.GetString(await client.ReadBlobAsync());
-                    op = new Op(id, kind, CasKey, current, desired, reply, started, Stopwatch.GetTimestamp());
-                    break;
-                }
+                    {
+                        await client.SendAsync(RawClient.Get(CasKey));
+                        var current = Encoding.UTF8.GetString(await client.ReadBlobAsync());
+                        var generation = int.Parse(current.Split(':')[0], CultureInfo.InvariantCulture);
+                        var desired = $"{generation + 1}:{id}:{seq}";
+                        started = Stopwatch.GetTimestamp();
+                        await client.SendAsync(RawClient.Frame(w => RequestWriter.WriteCompareSet(w, default, RawClient.Key(CasKey), RawClient.Key(current), RawClient.Key(desired))));
+                        var reply = Encoding.UTF8.GetString(await client.ReadBlobAsync());
+                        op = new Op(id, kind, CasKey, current, desired, reply, started, Stopwatch.GetTimestamp());
+                        break;
+                    }
 
                 case OpKind.Set:
-                {
-                    var key = Registers[random.Next(Registers.Length)];
-                    var value = string.Join('-', Enumerable.Repeat($"c{id}s{seq}", 8));
-                    await client.SendAsync(RawClient.Set(key, value));
-                    await SyncAsync(client);
-                    op = new Op(id, kind, key, value, string.Empty, string.Empty, started, Stopwatch.GetTimestamp());
-                    break;
-                }
+                    {
+                        var key = Registers[random.Next(Registers.Length)];
+                        var value = string.Join('-', Enumerable.Repeat($"c{id}s{seq}", 8));
+                        await client.SendAsync(RawClient.Set(key, value));
+                        await SyncAsync(client);
+                        op = new Op(id, kind, key, value, string.Empty, string.Empty, started, Stopwatch.GetTimestamp());
+                        break;
+                    }
 
                 case OpKind.Append:
-                {
-                    var key = Logs[random.Next(Logs.Length)];
-                    var token = $"[{id}.{seq}]";
-                    await client.SendAsync(RawClient.Frame(w => RequestWriter.WriteKeyValueCommand(w, QueryType.Append, default, RawClient.Key(key), RawClient.Key(token))));
-                    await SyncAsync(client);
-                    op = new Op(id, kind, key, token, string.Empty, string.Empty, started, Stopwatch.GetTimestamp());
-                    break;
-                }
+                    {
+                        var key = Logs[random.Next(Logs.Length)];
+                        var token = $"[{id}.{seq}]";
+                        await client.SendAsync(RawClient.Frame(w => RequestWriter.WriteKeyValueCommand(w, QueryType.Append, default, RawClient.Key(key), RawClient.Key(token))));
+                        await SyncAsync(client);
+                        op = new Op(id, kind, key, token, string.Empty, string.Empty, started, Stopwatch.GetTimestamp());
+                        break;
+                    }
 
                 case OpKind.Get:
-                {
-                    var key = random.Next(2) == 0 ? Registers[random.Next(Registers.Length)] : Logs[random.Next(Logs.Length)];
-                    await client.SendAsync(RawClient.Get(key));
-                    var value = Encoding.UTF8.GetString(await client.ReadBlobAsync());
-                    op = new Op(id, kind, key, string.Empty, string.Empty, value, started, Stopwatch.GetTimestamp());
-                    break;
-                }
+                    {
+                        var key = random.Next(2) == 0 ? Registers[random.Next(Registers.Length)] : Logs[random.Next(Logs.Length)];
+                        await client.SendAsync(RawClient.Get(key));
+                        var value = Encoding.UTF8.GetString(await client.ReadBlobAsync());
+                        op = new Op(id, kind, key, string.Empty, string.Empty, value, started, Stopwatch.GetTimestamp());
+                        break;
+                    }
 
                 case OpKind.Wait:
-                {
-                    var key = WaitKey(random.Next(waitKeys));
-                    await client.SendAsync(RawClient.Multi(QueryType.Wait, key));
-                    var answer = await client.ReadByteAsync(TimeSpan.FromSeconds(30));
-                    Assert.Equal(Protocol.StopWaiting, answer);
-                    op = new Op(id, kind, key, string.Empty, string.Empty, string.Empty, started, Stopwatch.GetTimestamp());
-                    break;
-                }
+                    {
+                        var key = WaitKey(random.Next(waitKeys));
+                        await client.SendAsync(RawClient.Multi(QueryType.Wait, key));
+                        var answer = await client.ReadByteAsync(TimeSpan.FromSeconds(30));
+                        Assert.Equal(Protocol.StopWaiting, answer);
+                        op = new Op(id, kind, key, string.Empty, string.Empty, string.Empty, started, Stopwatch.GetTimestamp());
+                        break;
+                    }
 
                 default:
-                {
-                    var key = Registers[random.Next(Registers.Length)];
-                    await client.SendAsync(RawClient.Frame(w => RequestWriter.WriteKeyCommand(w, QueryType.DeleteKey, default, RawClient.Key(key))));
-                    var deleted = await client.ReadInt64Async();
-                    op = new Op(id, OpKind.Delete, key, string.Empty, string.Empty, Text(deleted), started, Stopwatch.GetTimestamp());
-                    break;
-                }
+                    {
+                        var key = Registers[random.Next(Registers.Length)];
+                        await client.SendAsync(RawClient.Frame(w => RequestWriter.WriteKeyCommand(w, QueryType.DeleteKey, default, RawClient.Key(key))));
+                        var deleted = await client.ReadInt64Async();
+                        op = new Op(id, OpKind.Delete, key, string.Empty, string.Empty, Text(deleted), started, Stopwatch.GetTimestamp());
+                        break;
+                    }
             }
 
             _history.Enqueue(op);

@@ -98,4 +98,27 @@ public sealed class StreamingTests
 
         Assert.Equal(value, await client.ReadBlobAsync());
     }
+
+    [Fact]
+    public async Task Replies_far_larger_than_the_socket_buffer_arrive_complete_and_in_order_with_a_late_wake_last()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var client = await RawClient.ConnectAsync(server.Port);
+        using var writer = await RawClient.ConnectAsync(server.Port);
+        var values = Enumerable.Range(0, 4).Select(i => Enumerable.Repeat((byte)('a' + i), 100_000).ToArray()).ToArray();
+        await client.SendAsync(Encode([.. values.Select((v, i) => WireRequest.KeyValue(QueryType.Set, K($"v{i}"), v))]));
+
+        // ~10 MB of replies queue up while the client reads nothing; then a wake from another connection.
+        await client.SendAsync(Encode([.. Enumerable.Range(0, 100).Select(i => WireRequest.KeyOnly(QueryType.Get, K($"v{i % 4}"))), WireRequest.Multi(QueryType.Wait, [K("late")])]));
+        Assert.True(await Eventually.TrueAsync(() => server.Server.Store.AwaitedKeyCount == 1));
+        await writer.SendAsync(Encode(WireRequest.KeyValue(QueryType.Set, K("late"), K("1"))));
+
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(values[i % 4], await client.ReadBlobAsync());
+        }
+
+        Assert.Equal(Protocol.StopWaiting, await client.ReadByteAsync());
+        Assert.True(await client.NothingArrivesWithinAsync(TimeSpan.FromMilliseconds(30)));
+    }
 }

@@ -216,4 +216,24 @@ public sealed class WaitTests
         await writer.SendAsync(Encode(WireRequest.KeyValue(QueryType.Set, K("shared"), K("1")), WireRequest.Ping(3)));
         Assert.Equal(UInt32(3), await writer.ReceiveExactlyAsync(4));
     }
+
+    [Fact]
+    public async Task A_wait_mixing_a_non_empty_queue_and_a_missing_key_registers_only_the_missing_key()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var waiter = await RawClient.ConnectAsync(server.Port);
+        using var writer = await RawClient.ConnectAsync(server.Port);
+        await writer.SendAsync(Encode(WireRequest.KeyValue(QueryType.QueuePush, K("ready"), K("x")), WireRequest.Ping(0)));
+        await writer.ReceiveExactlyAsync(4);
+
+        await waiter.SendAsync(Encode(WireRequest.Multi(QueryType.Wait, [K("ready"), K("missing")])));
+        Assert.True(await Eventually.TrueAsync(() => server.Server.Store.AwaitedKeyCount == 1));
+        var awaited = Assert.Single(server.Server.Store.AwaitedKeys());
+        Assert.Equal("missing", System.Text.Encoding.ASCII.GetString(awaited.Key));
+
+        // libuv would also count the queue key and then need a second wake; here one SET completes it.
+        await writer.SendAsync(Encode(WireRequest.KeyValue(QueryType.Set, K("missing"), K("1"))));
+        Assert.Equal(Protocol.StopWaiting, await waiter.ReadByteAsync());
+        Assert.Equal(0, server.Server.Store.AwaitedKeyCount);
+    }
 }
