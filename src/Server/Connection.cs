@@ -23,7 +23,6 @@ internal sealed class Connection : IThreadPoolWorkItem
     private readonly Socket _socket;
     private readonly Session _session;
     private readonly long _maxBuffered;
-    private readonly Lock _sendLock = new();
     private readonly PooledBufferWriter _sending = new();
     private byte[]? _input;
     private int _inputCount;
@@ -31,6 +30,10 @@ internal sealed class Connection : IThreadPoolWorkItem
     private bool _sendPending;
     private int _closed;
     private int _flushQueued;
+
+    // The send lock is the monitor of the send buffer's writer, which the connection owns anyway:
+    // a separate Lock instance costs about 40 bytes per connection (idle budget: 2 KiB).
+    private object SendLock => _sending;
 
     public Connection(TcpStoreServer server, Socket socket, KeyValueStore store, CodecLimits limits, long maxBuffered)
     {
@@ -216,7 +219,7 @@ internal sealed class Connection : IThreadPoolWorkItem
 
     private void Flush()
     {
-        lock (_sendLock)
+        lock (SendLock)
         {
             if (_sendPending || Volatile.Read(ref _closed) != 0 || !_session.TakeOutput(_sending))
             {
@@ -262,7 +265,7 @@ internal sealed class Connection : IThreadPoolWorkItem
                 offset += sent;
             }
 
-            lock (_sendLock)
+            lock (SendLock)
             {
                 _sending.Clear();
                 if (Volatile.Read(ref _closed) != 0 || !_session.TakeOutput(_sending))
@@ -301,7 +304,7 @@ internal sealed class Connection : IThreadPoolWorkItem
 
     private void FailSend(SocketError error)
     {
-        lock (_sendLock)
+        lock (SendLock)
         {
             _sendPending = false;
         }
