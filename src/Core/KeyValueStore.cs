@@ -160,29 +160,30 @@ public sealed class KeyValueStore
     {
         lock (_writeLock)
         {
+            // Waiters are woken before the reply is written, as libuv does: a connection that pipelined
+            // a WAIT and then this COMPARE_SET gets its STOP_WAITING first.
             if (_mapBySpan.TryGetValue(key, out var current))
             {
                 if (current.Locked.SequenceEqual(expected))
                 {
                     current.Write(desired);
+                    _waits.WakeAll(key);
                     reply.WriteBlob(desired);
                 }
                 else
                 {
+                    // No waiter can be registered on a present key, so there is nobody to wake.
                     reply.WriteBlob(current.Locked);
                 }
 
-                // The key exists either way; waiters cannot be registered on an existing key, so this
-                // only matters for the creating branch below, but it is cheap and keeps the rule simple.
-                _waits.WakeAll(key);
                 return;
             }
 
             if (expected.IsEmpty)
             {
                 Store(key, desired);
-                reply.WriteBlob(desired);
                 _waits.WakeAll(key);
+                reply.WriteBlob(desired);
             }
             else
             {

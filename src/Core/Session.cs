@@ -24,6 +24,7 @@ public sealed class Session : Waiter, IDisposable
     private readonly OutputBudget _budgetedReplies;
     private PooledBufferWriter _output = new();
     private bool _processing;
+    private int _processingThread;
     private int _pendingWakes;
     private bool _validated;
     private bool _disposed;
@@ -80,6 +81,7 @@ public sealed class Session : Waiter, IDisposable
         lock (OutputLock)
         {
             _processing = true;
+            _processingThread = Environment.CurrentManagedThreadId;
             _budgetedReplies.Limit = MaxPendingOutputBytes - _output.WrittenCount;
         }
 
@@ -206,7 +208,15 @@ public sealed class Session : Waiter, IDisposable
                 return;
             }
 
-            if (_processing)
+            if (_processing && _processingThread == Environment.CurrentManagedThreadId)
+            {
+                // This connection woke itself (a pipelined WAIT then a write of the same key): the
+                // wake belongs in reply order right here, before the write's own reply, as libuv sends it.
+                AppendWakes(_replies);
+                _replies.WriteByte(Protocol.StopWaiting);
+                notify = false;
+            }
+            else if (_processing)
             {
                 _pendingWakes++;
                 notify = false;
