@@ -142,42 +142,42 @@ public ref struct RequestReader
             case QueryType.Set:
             case QueryType.Append:
             case QueryType.QueuePush:
-            {
-                var status = cursor.TryTakeBlob(limits.MaxKeyLength, ProtocolError.KeyTooLong, out request.Key);
-                return status != ParseStatus.Complete
-                    ? status
-                    : cursor.TryTakeBlob(limits.MaxValueLength, ProtocolError.ValueTooLong, out request.Value);
-            }
+                {
+                    var status = cursor.TryTakeBlob(limits.MaxKeyLength, ProtocolError.KeyTooLong, out request.Key);
+                    return status != ParseStatus.Complete
+                        ? status
+                        : cursor.TryTakeBlob(limits.MaxValueLength, ProtocolError.ValueTooLong, out request.Value);
+                }
 
             case QueryType.CompareSet:
-            {
-                var status = cursor.TryTakeBlob(limits.MaxKeyLength, ProtocolError.KeyTooLong, out request.Key);
-                if (status == ParseStatus.Complete)
                 {
-                    status = cursor.TryTakeBlob(limits.MaxValueLength, ProtocolError.ValueTooLong, out request.Value);
-                }
+                    var status = cursor.TryTakeBlob(limits.MaxKeyLength, ProtocolError.KeyTooLong, out request.Key);
+                    if (status == ParseStatus.Complete)
+                    {
+                        status = cursor.TryTakeBlob(limits.MaxValueLength, ProtocolError.ValueTooLong, out request.Value);
+                    }
 
-                return status != ParseStatus.Complete
-                    ? status
-                    : cursor.TryTakeBlob(limits.MaxValueLength, ProtocolError.ValueTooLong, out request.Desired);
-            }
+                    return status != ParseStatus.Complete
+                        ? status
+                        : cursor.TryTakeBlob(limits.MaxValueLength, ProtocolError.ValueTooLong, out request.Desired);
+                }
 
             case QueryType.Add:
-            {
-                var status = cursor.TryTakeBlob(limits.MaxKeyLength, ProtocolError.KeyTooLong, out request.Key);
-                if (status != ParseStatus.Complete)
                 {
-                    return status;
-                }
+                    var status = cursor.TryTakeBlob(limits.MaxKeyLength, ProtocolError.KeyTooLong, out request.Key);
+                    if (status != ParseStatus.Complete)
+                    {
+                        return status;
+                    }
 
-                if (!cursor.TryTakeUInt64(out var delta))
-                {
-                    return ParseStatus.Incomplete;
-                }
+                    if (!cursor.TryTakeUInt64(out var delta))
+                    {
+                        return ParseStatus.Incomplete;
+                    }
 
-                request.Delta = unchecked((long)delta);
-                return ParseStatus.Complete;
-            }
+                    request.Delta = unchecked((long)delta);
+                    return ParseStatus.Complete;
+                }
 
             case QueryType.Check:
             case QueryType.Wait:
