@@ -10,7 +10,8 @@ namespace TcpStore.Tests.Core;
 /// lists and a per-slot expected reply log. It follows PROTOCOL.md §3-§4 with the "recommended"
 /// choices this project made (README table): compare_set wakes when the key exists afterwards,
 /// queue push takes the oldest registrant off the list, WAIT registers only keys that are not ready.
-/// A wake-up of the connection that is executing is written after that request's own reply.
+/// Waiters are woken before the waking request's own reply is written (libuv's order), including
+/// the connection that is executing when it woke itself.
 /// </summary>
 internal sealed class StoreModel
 {
@@ -20,8 +21,6 @@ internal sealed class StoreModel
     private readonly int[] _remaining;
     private readonly bool[] _validated;
     private readonly List<Expectation>[] _expected;
-    private int _executing = -1;
-    private int _selfWakes;
 
     public StoreModel(int slots)
     {
@@ -62,22 +61,7 @@ internal sealed class StoreModel
     /// <summary>Executes one request; returns the protocol error that closes the connection, if any.</summary>
     public ProtocolError Execute(int slot, WireRequest request)
     {
-        _executing = slot;
-        _selfWakes = 0;
-        try
-        {
-            var error = Run(slot, request);
-            for (; _selfWakes > 0; _selfWakes--)
-            {
-                Reply(slot, [Protocol.StopWaiting]);
-            }
-
-            return error;
-        }
-        finally
-        {
-            _executing = -1;
-        }
+        return Run(slot, request);
     }
 
     private ProtocolError Run(int slot, WireRequest r)
@@ -108,20 +92,20 @@ internal sealed class StoreModel
                     if (current.AsSpan().SequenceEqual(r.Value))
                     {
                         _map[key] = r.Desired;
+                        WakeAll(key);
                         Reply(slot, Blob(r.Desired));
                     }
                     else
                     {
+                        WakeAll(key);
                         Reply(slot, Blob(current));
                     }
-
-                    WakeAll(key);
                 }
                 else if (r.Value.Length == 0)
                 {
                     _map[key] = r.Desired;
-                    Reply(slot, Blob(r.Desired));
                     WakeAll(key);
+                    Reply(slot, Blob(r.Desired));
                 }
                 else
                 {
@@ -288,14 +272,7 @@ internal sealed class StoreModel
         }
 
         // The satisfied wait leaves no registrations behind (each was consumed on the way to 0).
-        if (slot == _executing)
-        {
-            _selfWakes++;
-        }
-        else
-        {
-            Reply(slot, [Protocol.StopWaiting]);
-        }
+        Reply(slot, [Protocol.StopWaiting]);
 
         return true;
     }
