@@ -127,6 +127,110 @@ internal sealed class Connection : IThreadPoolWorkItem
         ReturnInput();
     }
 
+    /// <summary>The epoll loop that owns this connection's reads, when that transport is used.</summary>
+    public EpollLoop? Loop { get; set; }
+
+    /// <summary>This connection's key in its loop.</summary>
+    public long LoopId { get; set; }
+
+    /// <summary>
+    /// Epoll transport: the socket is readable. Receives and processes until the kernel has no more
+    /// (or one short read says it is drained; level-triggered epoll reports the rest), on the loop thread.
+    /// </summary>
+    public void OnReadable(byte[] scratch)
+    {
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            return;
+        }
+
+        CloseReason reason;
+        var detail = string.Empty;
+        try
+        {
+            while (true)
+            {
+                var intoScratch = _inputCount == 0;
+                var target = intoScratch ? scratch.AsSpan() : _input.AsSpan(_inputCount);
+                var received = _socket.Receive(target, SocketFlags.None, out var error);
+                if (error == System.Net.Sockets.SocketError.WouldBlock)
+                {
+                    return;
+                }
+
+                if (error != System.Net.Sockets.SocketError.Success)
+                {
+                    reason = CloseReason.SocketError;
+                    detail = error.ToString();
+                    break;
+                }
+
+                if (received == 0)
+                {
+                    reason = CloseReason.ClientClosed;
+                    break;
+                }
+
+                SessionResult result;
+                if (intoScratch)
+                {
+                    result = _session.Process(scratch.AsSpan(0, received));
+                    var rest = received - result.Consumed;
+                    if (rest > 0 && result.Error == ProtocolError.None)
+                    {
+                        _input = ArrayPool<byte>.Shared.Rent(Math.Max(InitialReceiveSize, rest));
+                        scratch.AsSpan(result.Consumed, rest).CopyTo(_input);
+                        _inputCount = rest;
+                    }
+                }
+                else
+                {
+                    _inputCount += received;
+                    if (_inputCount < _inputNeeded)
+                    {
+                        if (!EnsureInputSpace(out detail))
+                        {
+                            reason = CloseReason.BufferLimit;
+                            break;
+                        }
+
+                        continue;
+                    }
+
+                    result = _session.Process(_input.AsSpan(0, _inputCount));
+                    Compact(result.Consumed);
+                }
+
+                Flush();
+                if (result.Error != ProtocolError.None)
+                {
+                    reason = ServerMetrics.ToCloseReason(result.Error);
+                    detail = $"after {result.Requests} requests";
+                    break;
+                }
+
+                _inputNeeded = result.BytesNeeded;
+                if (!EnsureInputSpace(out detail))
+                {
+                    reason = CloseReason.BufferLimit;
+                    break;
+                }
+
+                if (intoScratch && received < scratch.Length)
+                {
+                    return;
+                }
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            reason = CloseReason.ServerStopping;
+        }
+
+        Close(reason, detail);
+        ReturnInput();
+    }
+
     /// <summary>Closes the connection exactly once, releasing its waits and buffers.</summary>
     public void Close(CloseReason reason, string detail)
     {
@@ -146,6 +250,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             // Already reset by the peer; nothing to release.
         }
 
+        Loop?.Remove(this);
         _server.OnConnectionClosed(this, reason, peer, detail);
     }
 

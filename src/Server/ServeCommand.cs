@@ -23,11 +23,12 @@ internal static class ServeCommand
         var maxBuffered = new Option<long>("--max-buffered-bytes") { Description = "Most bytes one connection may hold (unread input + unsent output).", DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var waitReport = new Option<double>("--wait-report-seconds") { Description = "Log the keys that connections wait for every N seconds while any do (0 = never).", DefaultValueFactory = _ => 30 };
         var warningsPerSecond = new Option<int>("--warnings-per-second") { Description = "Most close warnings logged per second for each reason; the rest are counted and summarized.", DefaultValueFactory = _ => new TcpStoreServerOptions().WarningsPerSecond };
+        var transport = new Option<ServerTransport>("--transport") { Description = "I/O layer: Sockets (.NET socket engine) or Epoll (one epoll loop per core; Linux x86-64).", DefaultValueFactory = _ => ServerTransport.Epoll };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level logged to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.")
         {
-            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, logLevel,
+            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, transport, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -51,6 +52,7 @@ internal static class ServeCommand
                 MaxConnections = parse.GetValue(maxConnections),
                 MaxBufferedBytesPerConnection = parse.GetValue(maxBuffered),
                 WaitReportInterval = TimeSpan.FromSeconds(parse.GetValue(waitReport)),
+                Transport = parse.GetValue(transport),
                 WarningsPerSecond = parse.GetValue(warningsPerSecond),
             };
             return await RunAsync(options, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);

@@ -27,6 +27,8 @@ public sealed class TcpStoreServer : IAsyncDisposable
     private Socket? _listener;
     private Task? _acceptLoop;
     private WaitReporter? _waitReporter;
+    private EpollLoop[]? _loops;
+    private int _nextLoop;
     private int _stopped;
     private long _lastAcceptWarning = long.MinValue / 2;
     private long _acceptFailures;
@@ -70,6 +72,15 @@ public sealed class TcpStoreServer : IAsyncDisposable
         _listener.Listen(int.MaxValue);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
         WarnIfFdLimitLow();
+        if (_options.Transport == ServerTransport.Epoll && EpollLoop.IsSupported)
+        {
+            _loops = new EpollLoop[Environment.ProcessorCount];
+            for (var i = 0; i < _loops.Length; i++)
+            {
+                _loops[i] = new EpollLoop(i);
+            }
+        }
+
         _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
         if (_options.WaitReportInterval > TimeSpan.Zero)
         {
@@ -102,6 +113,11 @@ public sealed class TcpStoreServer : IAsyncDisposable
         if (_waitReporter is not null)
         {
             await _waitReporter.DisposeAsync().ConfigureAwait(false);
+        }
+
+        foreach (var loop in _loops ?? [])
+        {
+            loop.Dispose();
         }
 
         _logger.LogInformation("stopped: {Metrics}", Metrics);
@@ -265,7 +281,14 @@ public sealed class TcpStoreServer : IAsyncDisposable
                 break;
             }
 
-            _ = connection.RunAsync();
+            if (_loops is { } loops)
+            {
+                loops[_nextLoop++ % loops.Length].Add(connection, socket);
+            }
+            else
+            {
+                _ = connection.RunAsync();
+            }
         }
     }
 

@@ -36,6 +36,9 @@ public sealed class TcpStoreServerOptions
     /// <summary>How often to log the keys that connections wait for (while any do); zero disables it.</summary>
     public TimeSpan WaitReportInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>How connections are driven: .NET's socket engine, or our own epoll loops (Linux x86-64).</summary>
+    public ServerTransport Transport { get; set; } = ServerTransport.Epoll;
+
     /// <summary>The codec limits these options describe.</summary>
     public CodecLimits CodecLimits => new(MaxKeyLength, MaxValueLength, MaxKeysPerRequest);
 
