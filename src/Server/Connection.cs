@@ -85,6 +85,7 @@ internal sealed class Connection : IThreadPoolWorkItem
                 var received = await _socket.ReceiveAsync(_input.AsMemory(_inputCount), SocketFlags.None).ConfigureAwait(false);
                 if (received == 0)
                 {
+                    reason = CloseReason.ClientClosed;
                     break;
                 }
 
@@ -96,18 +97,8 @@ internal sealed class Connection : IThreadPoolWorkItem
 
                 var result = _session.Process(_input.AsSpan(0, _inputCount));
                 Compact(result.Consumed);
-                Flush();
-                if (result.Error != ProtocolError.None)
+                if (!AfterProcess(result, out reason, out detail))
                 {
-                    reason = ServerMetrics.ToCloseReason(result.Error);
-                    detail = $"after {result.Requests} requests";
-                    break;
-                }
-
-                _inputNeeded = result.BytesNeeded;
-                if (!EnsureInputSpace(out detail))
-                {
-                    reason = CloseReason.BufferLimit;
                     break;
                 }
             }
@@ -201,18 +192,8 @@ internal sealed class Connection : IThreadPoolWorkItem
                     Compact(result.Consumed);
                 }
 
-                Flush();
-                if (result.Error != ProtocolError.None)
+                if (!AfterProcess(result, out reason, out detail))
                 {
-                    reason = ServerMetrics.ToCloseReason(result.Error);
-                    detail = $"after {result.Requests} requests";
-                    break;
-                }
-
-                _inputNeeded = result.BytesNeeded;
-                if (!EnsureInputSpace(out detail))
-                {
-                    reason = CloseReason.BufferLimit;
                     break;
                 }
 
@@ -267,6 +248,23 @@ internal sealed class Connection : IThreadPoolWorkItem
         {
             ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
         }
+    }
+
+    // Both transports, after a read was processed: send its replies, then decide whether the
+    // connection may go on (no protocol error, and what it buffers is within the limit).
+    private bool AfterProcess(in SessionResult result, out CloseReason reason, out string detail)
+    {
+        Flush();
+        if (result.Error != ProtocolError.None)
+        {
+            reason = ServerMetrics.ToCloseReason(result.Error);
+            detail = $"after {result.Requests} requests";
+            return false;
+        }
+
+        _inputNeeded = result.BytesNeeded;
+        reason = CloseReason.BufferLimit;
+        return EnsureInputSpace(out detail);
     }
 
     private void Compact(int consumed)
