@@ -111,30 +111,13 @@ internal sealed class ValueCell
         }
     }
 
-    /// <summary>A copy of the value without taking the lock.</summary>
+    /// <summary>A copy of the value without taking the lock (tests and tools; not on the request path).</summary>
     public byte[] Copy()
     {
-        var spin = default(SpinWait);
-        while (true)
-        {
-            var sequence = Volatile.Read(ref _sequence);
-            if ((sequence & 1) == 0)
-            {
-                var buffer = Volatile.Read(ref _buffer);
-                var length = Volatile.Read(ref _length);
-                if ((uint)length <= (uint)buffer.Length)
-                {
-                    var copy = buffer.AsSpan(0, length).ToArray();
-                    Interlocked.MemoryBarrier();
-                    if (Volatile.Read(ref _sequence) == sequence)
-                    {
-                        return copy;
-                    }
-                }
-            }
-
-            spin.SpinOnce();
-        }
+        // Reuses the one seqlock read above rather than a second copy of its memory-ordering logic.
+        var blob = new ArrayBufferWriter<byte>();
+        WriteBlobTo(blob);
+        return blob.WrittenSpan[sizeof(ulong)..].ToArray();
     }
 
     private bool NeedsNewBuffer(int length) =>
