@@ -26,6 +26,11 @@ public sealed class Session : Waiter, IDisposable
     private bool _processing;
     private int _processingThread;
     private int _pendingWakes;
+
+    // Wake-ups that arrived while idle with no output pending. They are kept as a count, not bytes, so
+    // that a barrier releasing thousands of idle connections does not rent a buffer for each of them;
+    // while it is non-zero the pending output is empty, and the wakes come before anything added later.
+    private int _idleWakes;
     private bool _validated;
     private bool _disposed;
 
@@ -67,7 +72,7 @@ public sealed class Session : Waiter, IDisposable
         {
             lock (OutputLock)
             {
-                return _output.WrittenCount;
+                return _output.WrittenCount + _idleWakes;
             }
         }
     }
@@ -129,6 +134,7 @@ public sealed class Session : Waiter, IDisposable
             lock (OutputLock)
             {
                 AppendWakes(_replies);
+                MaterializeIdleWakes();
                 if (_disposed)
                 {
                     // Closed while this batch ran (e.g. a send failed on another thread): drop the replies.
@@ -166,13 +172,35 @@ public sealed class Session : Waiter, IDisposable
         ArgumentNullException.ThrowIfNull(destination);
         lock (OutputLock)
         {
-            if (_disposed || _output.WrittenCount == 0)
+            if (_disposed)
+            {
+                return false;
+            }
+
+            MaterializeIdleWakes();
+            if (_output.WrittenCount == 0)
             {
                 return false;
             }
 
             _output.SwapWith(destination);
             return true;
+        }
+    }
+
+    /// <summary>
+    /// When the only pending output is STOP_WAITING wake-ups (the common case when a barrier releases
+    /// idle connections), takes them as a count so the transport can send them without a buffer.
+    /// </summary>
+    /// <param name="count">How many STOP_WAITING bytes to send.</param>
+    /// <returns>False when there is other output (use <see cref="TakeOutput"/>) or nothing at all.</returns>
+    public bool TryTakeWakesOnly(out int count)
+    {
+        lock (OutputLock)
+        {
+            count = _disposed ? 0 : _idleWakes;
+            _idleWakes = 0;
+            return count > 0;
         }
     }
 
@@ -191,6 +219,7 @@ public sealed class Session : Waiter, IDisposable
         lock (OutputLock)
         {
             _disposed = true;
+            _idleWakes = 0;
             _output.Release();
         }
 
@@ -220,6 +249,11 @@ public sealed class Session : Waiter, IDisposable
             {
                 _pendingWakes++;
                 notify = false;
+            }
+            else if (_output.WrittenCount == 0)
+            {
+                _idleWakes++;
+                notify = true;
             }
             else
             {
@@ -361,6 +395,15 @@ public sealed class Session : Waiter, IDisposable
         lock (OutputLock)
         {
             AppendWakes(_replies);
+        }
+    }
+
+    // Caller holds the output lock. Idle wakes precede whatever is added to the output after them.
+    private void MaterializeIdleWakes()
+    {
+        for (; _idleWakes > 0; _idleWakes--)
+        {
+            _output.WriteByte(Protocol.StopWaiting);
         }
     }
 

@@ -1,216 +1,67 @@
 using System.Buffers;
-using System.Net.Sockets;
 using TcpStore.Codec;
 using TcpStore.Core;
 
 namespace TcpStore.Server;
 
 /// <summary>
-/// One client connection: a receive loop that parses and executes on the I/O completion that
-/// delivered the bytes, and a send path that writes replies synchronously when the kernel takes
-/// them and falls back to an asynchronous send only under backpressure.
+/// What every transport's connection shares: the protocol session, the input buffer that holds a
+/// partial request between reads, the send path (synchronous while the kernel takes the bytes,
+/// handed to the transport under backpressure), the buffer limit, and closing exactly once.
 /// </summary>
 /// <remarks>
-/// While idle the connection waits with a zero-byte receive and holds no buffer; a receive buffer is
-/// rented from the shared pool only while bytes are being processed or a partial request is pending.
 /// Replies are sent at the end of each read, so everything one read produced leaves in one send.
+/// Only the transport's receive path touches the input buffer; only the current owner of the send
+/// side (the one that set the send-pending flag) touches the send buffer.
 /// </remarks>
-internal sealed class Connection : IThreadPoolWorkItem
+internal abstract class Connection
 {
-    private const int InitialReceiveSize = 16 * 1024;
+    /// <summary>Size of the buffer rented when a partial request must be kept between reads.</summary>
+    protected const int InitialReceiveSize = 16 * 1024;
+
+    // Enough STOP_WAITING bytes for any burst of wake-ups to go out without a buffer.
+    private static readonly byte[] StopWaitingBytes = CreateStopWaitingBytes(64);
 
     private readonly TcpStoreServer _server;
-    private readonly Socket _socket;
-    private readonly Session _session;
     private readonly long _maxBuffered;
     private readonly PooledBufferWriter _sending = new();
-    private byte[]? _input;
-    private int _inputCount;
-    private long _inputNeeded;
     private bool _sendPending;
     private int _closed;
-    private int _flushQueued;
+
+    /// <summary>Creates the connection's session.</summary>
+    protected Connection(TcpStoreServer server, KeyValueStore store, CodecLimits limits, long maxBuffered)
+    {
+        _server = server;
+        _maxBuffered = maxBuffered;
+        Session = new Session(store, limits, static session => ((Connection)session.Owner!).ScheduleFlush())
+        {
+            // Bounds what one read can make the server buffer, even inside a single huge reply.
+            MaxPendingOutputBytes = maxBuffered,
+            Owner = this,
+        };
+    }
+
+    /// <summary>The peer's address, for log lines.</summary>
+    public abstract string Peer { get; }
+
+    /// <summary>The protocol state machine.</summary>
+    protected Session Session { get; }
+
+    /// <summary>Bytes of a partial request kept between reads (null while none is pending).</summary>
+    protected byte[]? Input { get; set; }
+
+    /// <summary>How many bytes of <see cref="Input"/> hold received data.</summary>
+    protected int InputCount { get; set; }
+
+    /// <summary>How many bytes the pending partial request needs before parsing is worth retrying.</summary>
+    protected long InputNeeded { get; private set; }
+
+    /// <summary>Whether <see cref="Close"/> has run.</summary>
+    protected bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     // The send lock is the monitor of the send buffer's writer, which the connection owns anyway:
     // a separate Lock instance costs about 40 bytes per connection (idle budget: 2 KiB).
     private object SendLock => _sending;
-
-    public Connection(TcpStoreServer server, Socket socket, KeyValueStore store, CodecLimits limits, long maxBuffered)
-    {
-        _server = server;
-        _socket = socket;
-        _maxBuffered = maxBuffered;
-        _session = new Session(store, limits, static session => ((Connection)session.Owner!).QueueFlush())
-        {
-            // Bounds what one read can make the server buffer, even inside a single huge reply.
-            MaxPendingOutputBytes = maxBuffered,
-        };
-        _session.Owner = this;
-    }
-
-    public string Peer
-    {
-        get
-        {
-            try
-            {
-                return _socket.RemoteEndPoint?.ToString() ?? "?";
-            }
-            catch (ObjectDisposedException)
-            {
-                return "?";
-            }
-            catch (SocketException)
-            {
-                return "?";
-            }
-        }
-    }
-
-    public async Task RunAsync()
-    {
-        var reason = CloseReason.ClientClosed;
-        var detail = string.Empty;
-        try
-        {
-            while (true)
-            {
-                if (_inputCount == 0)
-                {
-                    // Hold no buffer while idle: wait for readability with a zero-byte receive.
-                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-                    _input ??= ArrayPool<byte>.Shared.Rent(InitialReceiveSize);
-                }
-
-                var received = await _socket.ReceiveAsync(_input.AsMemory(_inputCount), SocketFlags.None).ConfigureAwait(false);
-                if (received == 0)
-                {
-                    reason = CloseReason.ClientClosed;
-                    break;
-                }
-
-                _inputCount += received;
-                if (_inputCount < _inputNeeded)
-                {
-                    continue;
-                }
-
-                var result = _session.Process(_input.AsSpan(0, _inputCount));
-                Compact(result.Consumed);
-                if (!AfterProcess(result, out reason, out detail))
-                {
-                    break;
-                }
-            }
-        }
-        catch (SocketException ex)
-        {
-            reason = CloseReason.SocketError;
-            detail = ex.SocketErrorCode.ToString();
-        }
-        catch (ObjectDisposedException)
-        {
-            reason = CloseReason.ServerStopping;
-        }
-
-        Close(reason, detail);
-        // Only the receive loop uses the input buffer, so only it returns the buffer to the pool.
-        ReturnInput();
-    }
-
-    /// <summary>The epoll loop that owns this connection's reads, when that transport is used.</summary>
-    public EpollLoop? Loop { get; set; }
-
-    /// <summary>This connection's key in its loop.</summary>
-    public long LoopId { get; set; }
-
-    /// <summary>
-    /// Epoll transport: the socket is readable. Receives and processes until the kernel has no more
-    /// (or one short read says it is drained; level-triggered epoll reports the rest), on the loop thread.
-    /// </summary>
-    public void OnReadable(byte[] scratch)
-    {
-        if (Volatile.Read(ref _closed) != 0)
-        {
-            return;
-        }
-
-        CloseReason reason;
-        var detail = string.Empty;
-        try
-        {
-            while (true)
-            {
-                var intoScratch = _inputCount == 0;
-                var target = intoScratch ? scratch.AsSpan() : _input.AsSpan(_inputCount);
-                var received = _socket.Receive(target, SocketFlags.None, out var error);
-                if (error == System.Net.Sockets.SocketError.WouldBlock)
-                {
-                    return;
-                }
-
-                if (error != System.Net.Sockets.SocketError.Success)
-                {
-                    reason = CloseReason.SocketError;
-                    detail = error.ToString();
-                    break;
-                }
-
-                if (received == 0)
-                {
-                    reason = CloseReason.ClientClosed;
-                    break;
-                }
-
-                SessionResult result;
-                if (intoScratch)
-                {
-                    result = _session.Process(scratch.AsSpan(0, received));
-                    var rest = received - result.Consumed;
-                    if (rest > 0 && result.Error == ProtocolError.None)
-                    {
-                        _input = ArrayPool<byte>.Shared.Rent(Math.Max(InitialReceiveSize, rest));
-                        scratch.AsSpan(result.Consumed, rest).CopyTo(_input);
-                        _inputCount = rest;
-                    }
-                }
-                else
-                {
-                    _inputCount += received;
-                    if (_inputCount < _inputNeeded)
-                    {
-                        if (!EnsureInputSpace(out detail))
-                        {
-                            reason = CloseReason.BufferLimit;
-                            break;
-                        }
-
-                        continue;
-                    }
-
-                    result = _session.Process(_input.AsSpan(0, _inputCount));
-                    Compact(result.Consumed);
-                }
-
-                if (!AfterProcess(result, out reason, out detail))
-                {
-                    break;
-                }
-
-                if (intoScratch && received < scratch.Length)
-                {
-                    return;
-                }
-            }
-        }
-        catch (ObjectDisposedException)
-        {
-            reason = CloseReason.ServerStopping;
-        }
-
-        Close(reason, detail);
-        ReturnInput();
-    }
 
     /// <summary>Closes the connection exactly once, releasing its waits and buffers.</summary>
     public void Close(CloseReason reason, string detail)
@@ -220,39 +71,39 @@ internal sealed class Connection : IThreadPoolWorkItem
             return;
         }
 
-        var peer = Peer;
-        _session.Dispose();
-        try
-        {
-            _socket.Dispose();
-        }
-        catch (SocketException)
-        {
-            // Already reset by the peer; nothing to release.
-        }
-
-        Loop?.Remove(this);
+        // The address is only logged for the unusual reasons; skip the lookup for ordinary closes.
+        var peer = reason is CloseReason.ClientClosed or CloseReason.ServerStopping ? string.Empty : Peer;
+        Session.Dispose();
+        CloseTransport();
         _server.OnConnectionClosed(this, reason, peer, detail);
     }
 
-    void IThreadPoolWorkItem.Execute()
-    {
-        Volatile.Write(ref _flushQueued, 0);
-        Flush();
-    }
+    /// <summary>
+    /// A wake-up added output while the session was idle. Runs under the store lock: it must only
+    /// schedule <see cref="Flush"/>, never send.
+    /// </summary>
+    protected abstract void ScheduleFlush();
 
-    private void QueueFlush()
-    {
-        // Runs under the store lock: only schedule, never send here.
-        if (Interlocked.Exchange(ref _flushQueued, 1) == 0)
-        {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: false);
-        }
-    }
+    /// <summary>Sends what the kernel takes now without blocking.</summary>
+    /// <returns>False on a socket error (<paramref name="error"/> says which); true otherwise, with
+    /// <paramref name="sent"/> 0 when the kernel's buffer is full.</returns>
+    protected abstract bool TrySend(ReadOnlySpan<byte> data, out int sent, out string error);
 
-    // Both transports, after a read was processed: send its replies, then decide whether the
-    // connection may go on (no protocol error, and what it buffers is within the limit).
-    private bool AfterProcess(in SessionResult result, out CloseReason reason, out string detail)
+    /// <summary>
+    /// The kernel's send buffer is full: arrange for the rest of the send buffer, from
+    /// <paramref name="offset"/>, to be sent when the socket is writable, then call
+    /// <see cref="SendPending"/> with the new offset (or <see cref="FailSend"/>).
+    /// </summary>
+    protected abstract void SendLater(int offset);
+
+    /// <summary>Releases the socket; called once, by <see cref="Close"/>.</summary>
+    protected abstract void CloseTransport();
+
+    /// <summary>
+    /// After a read was processed: send its replies, then decide whether the connection may go on
+    /// (no protocol error, and what it buffers is within the limit).
+    /// </summary>
+    protected bool AfterProcess(in SessionResult result, out CloseReason reason, out string detail)
     {
         Flush();
         if (result.Error != ProtocolError.None)
@@ -262,69 +113,91 @@ internal sealed class Connection : IThreadPoolWorkItem
             return false;
         }
 
-        _inputNeeded = result.BytesNeeded;
+        InputNeeded = result.BytesNeeded;
         reason = CloseReason.BufferLimit;
         return EnsureInputSpace(out detail);
     }
 
-    private void Compact(int consumed)
+    /// <summary>Drops the first <paramref name="consumed"/> input bytes, keeping the partial rest.</summary>
+    protected void Compact(int consumed)
     {
-        var rest = _inputCount - consumed;
+        var rest = InputCount - consumed;
         if (rest > 0 && consumed > 0)
         {
-            _input.AsSpan(consumed, rest).CopyTo(_input);
+            Input.AsSpan(consumed, rest).CopyTo(Input);
         }
 
-        _inputCount = rest;
+        InputCount = rest;
         if (rest == 0)
         {
             ReturnInput();
-            _inputNeeded = 0;
+            InputNeeded = 0;
         }
     }
 
-    private bool EnsureInputSpace(out string detail)
+    /// <summary>Keeps a partial request that arrived in a transport's scratch buffer.</summary>
+    protected void KeepPartial(ReadOnlySpan<byte> rest)
+    {
+        var input = ArrayPool<byte>.Shared.Rent(Math.Max(InitialReceiveSize, rest.Length));
+        rest.CopyTo(input);
+        Input = input;
+        InputCount = rest.Length;
+    }
+
+    /// <summary>
+    /// Checks the buffer limit (input plus unsent output) and grows the input buffer when the
+    /// pending frame needs more room.
+    /// </summary>
+    protected bool EnsureInputSpace(out string detail)
     {
         detail = string.Empty;
-        var pendingOutput = (long)_session.PendingOutputBytes + _sending.WrittenCount;
-        if (_inputCount + pendingOutput > _maxBuffered || _inputNeeded + pendingOutput > _maxBuffered)
+        var pendingOutput = (long)Session.PendingOutputBytes + _sending.WrittenCount;
+        if (InputCount + pendingOutput > _maxBuffered || InputNeeded + pendingOutput > _maxBuffered)
         {
-            detail = $"input {_inputCount} (frame needs {_inputNeeded}) + output {pendingOutput} bytes > {_maxBuffered}";
+            detail = $"input {InputCount} (frame needs {InputNeeded}) + output {pendingOutput} bytes > {_maxBuffered}";
             return false;
         }
 
-        if (_input is null)
+        if (Input is not { } input)
         {
             return true;
         }
 
-        if (_inputCount == _input.Length || _inputNeeded > _input.Length)
+        if (InputCount == input.Length || InputNeeded > input.Length)
         {
-            var size = (int)Math.Min(Math.Max(_inputNeeded, (long)_input.Length * 2), Math.Min(_maxBuffered, Array.MaxLength));
+            var size = (int)Math.Min(Math.Max(InputNeeded, (long)input.Length * 2), Math.Min(_maxBuffered, Array.MaxLength));
             var bigger = ArrayPool<byte>.Shared.Rent(size);
-            _input.AsSpan(0, _inputCount).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_input);
-            _input = bigger;
+            input.AsSpan(0, InputCount).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(input);
+            Input = bigger;
         }
 
         return true;
     }
 
-    private void ReturnInput()
+    /// <summary>Returns the input buffer to the pool (only the receive path calls this).</summary>
+    protected void ReturnInput()
     {
-        var input = _input;
-        _input = null;
+        var input = Input;
+        Input = null;
         if (input is not null)
         {
             ArrayPool<byte>.Shared.Return(input);
         }
     }
 
-    private void Flush()
+    /// <summary>Sends the session's pending output, unless a send is already under way.</summary>
+    protected void Flush()
     {
+        int wakes;
         lock (SendLock)
         {
-            if (_sendPending || Volatile.Read(ref _closed) != 0 || !_session.TakeOutput(_sending))
+            if (_sendPending || IsClosed)
+            {
+                return;
+            }
+
+            if (!Session.TryTakeWakesOnly(out wakes) && !Session.TakeOutput(_sending))
             {
                 return;
             }
@@ -332,36 +205,31 @@ internal sealed class Connection : IThreadPoolWorkItem
             _sendPending = true;
         }
 
+        if (wakes > 0 && !SendWakes(wakes))
+        {
+            return;
+        }
+
         SendPending(0);
     }
 
-    // Sends _sending from offset; owns the send side until it clears _sendPending.
-    private void SendPending(int offset)
+    /// <summary>Sends the send buffer from <paramref name="offset"/>, then any output queued meanwhile;
+    /// owns the send side until it clears the send-pending flag.</summary>
+    protected void SendPending(int offset)
     {
         while (true)
         {
             while (offset < _sending.WrittenCount)
             {
-                int sent;
-                SocketError error;
-                try
-                {
-                    sent = _socket.Send(_sending.WrittenSpan[offset..], SocketFlags.None, out error);
-                }
-                catch (ObjectDisposedException)
-                {
-                    return;
-                }
-
-                if (error == System.Net.Sockets.SocketError.WouldBlock)
-                {
-                    _ = SendRemainderAsync(offset);
-                    return;
-                }
-
-                if (error != System.Net.Sockets.SocketError.Success)
+                if (!TrySend(_sending.WrittenSpan[offset..], out var sent, out var error))
                 {
                     FailSend(error);
+                    return;
+                }
+
+                if (sent == 0)
+                {
+                    SendLater(offset);
                     return;
                 }
 
@@ -371,7 +239,7 @@ internal sealed class Connection : IThreadPoolWorkItem
             lock (SendLock)
             {
                 _sending.Clear();
-                if (Volatile.Read(ref _closed) != 0 || !_session.TakeOutput(_sending))
+                if (IsClosed || !Session.TakeOutput(_sending))
                 {
                     _sending.Release();
                     _sendPending = false;
@@ -383,29 +251,11 @@ internal sealed class Connection : IThreadPoolWorkItem
         }
     }
 
-    private async Task SendRemainderAsync(int offset)
-    {
-        try
-        {
-            while (offset < _sending.WrittenCount)
-            {
-                offset += await _socket.SendAsync(_sending.WrittenMemory[offset..], SocketFlags.None).ConfigureAwait(false);
-            }
-        }
-        catch (SocketException ex)
-        {
-            FailSend(ex.SocketErrorCode);
-            return;
-        }
-        catch (ObjectDisposedException)
-        {
-            return;
-        }
+    /// <summary>The bytes of the send buffer (for a transport's asynchronous send).</summary>
+    protected ReadOnlyMemory<byte> SendBuffer => _sending.WrittenMemory;
 
-        SendPending(offset);
-    }
-
-    private void FailSend(SocketError error)
+    /// <summary>A send failed: give up the send side and close.</summary>
+    protected void FailSend(string error)
     {
         lock (SendLock)
         {
@@ -413,5 +263,40 @@ internal sealed class Connection : IThreadPoolWorkItem
         }
 
         Close(CloseReason.SocketError, "send: " + error);
+    }
+
+    private static byte[] CreateStopWaitingBytes(int count)
+    {
+        // STOP_WAITING is the zero byte, so a new array already holds them.
+        return new byte[count];
+    }
+
+    // Sends wake-ups from the constant buffer; whatever the kernel does not take goes to the send
+    // buffer for the normal path. False when the send failed (the connection is closed).
+    private bool SendWakes(int wakes)
+    {
+        while (wakes > 0)
+        {
+            var chunk = Math.Min(wakes, StopWaitingBytes.Length);
+            if (!TrySend(StopWaitingBytes.AsSpan(0, chunk), out var sent, out var error))
+            {
+                FailSend(error);
+                return false;
+            }
+
+            wakes -= sent;
+            if (sent < chunk)
+            {
+                break;
+            }
+        }
+
+        if (wakes > 0)
+        {
+            _sending.GetSpan(wakes)[..wakes].Clear(); // STOP_WAITING is the zero byte
+            _sending.Advance(wakes);
+        }
+
+        return true;
     }
 }

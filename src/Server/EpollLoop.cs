@@ -5,26 +5,49 @@ using System.Runtime.InteropServices;
 namespace TcpStore.Server;
 
 /// <summary>
-/// An event loop on a dedicated thread: one epoll instance, level-triggered read readiness for
-/// its connections, and the whole request path (receive, parse, execute, send) run inline on the
-/// loop thread. Compared with .NET's socket engine this saves the hand-off to the thread pool and
-/// the readiness probe that a zero-byte receive costs, about half the syscalls of a depth-1 request.
-/// Idle connections hold no buffer: every loop receives into one scratch buffer and only a partial
-/// frame is copied into a per-connection pooled buffer.
+/// An event loop on a dedicated thread: one epoll instance, level-triggered readiness for its
+/// connections (and, on the first loop, the listening socket), with the whole request path run
+/// inline on the loop thread. Compared with .NET's socket engine this saves the hand-off to the
+/// thread pool and the readiness probe of a zero-byte receive: about half the syscalls of a
+/// depth-1 request.
 /// </summary>
+/// <remarks>
+/// Wake-ups (a SET releasing thousands of WAITs) are flushed by the loop that owns each woken
+/// connection, after the current batch of events: directly when the waker runs on that loop,
+/// through a queue and an eventfd when it runs elsewhere. A barrier's release therefore costs one
+/// send per rank and no thread hand-off, as in an event-loop server written in C.
+/// </remarks>
 internal sealed unsafe partial class EpollLoop : IDisposable
 {
     private const int EpollCtlAdd = 1;
+    private const int EpollCtlDel = 2;
+    private const int EpollCtlMod = 3;
     private const uint EpollIn = 0x001;
+    private const uint EpollOut = 0x004;
+    private const uint EpollErr = 0x008;
+    private const uint EpollHup = 0x010;
     private const uint EpollRdHup = 0x2000;
     private const int MaxEvents = 256;
     private const int WaitMilliseconds = 200;
+    private const int AcceptPauseMilliseconds = 10;
     private const int ScratchSize = 64 * 1024;
+    private const ulong SignalKey = 0;
+    private const ulong ListenerKey = 1;
 
-    private readonly ConcurrentDictionary<long, Connection> _connections = new();
+    private readonly ConcurrentDictionary<long, EpollConnection> _connections = new();
+    private readonly ConcurrentQueue<EpollConnection> _remoteFlushes = new();
+    private readonly ConcurrentQueue<int> _remoteCloses = new();
+    private readonly List<EpollConnection> _flushes = [];
     private readonly Thread _thread;
     private readonly int _epoll;
-    private long _nextId;
+    private readonly int _eventFd;
+    private long _nextId = 16;
+    private int _threadId;
+    private int _signaled;
+    private int _listenFd = -1;
+    private Action? _acceptReady;
+    private long _acceptResumeAt;
+    private volatile bool _running = true;
     private volatile bool _stopping;
 
     public EpollLoop(int index)
@@ -35,6 +58,8 @@ internal sealed unsafe partial class EpollLoop : IDisposable
             throw new SocketException(Marshal.GetLastPInvokeError());
         }
 
+        _eventFd = LinuxSockets.CreateEventFd();
+        Control(EpollCtlAdd, _eventFd, EpollIn, SignalKey);
         _thread = new Thread(Run) { IsBackground = true, Name = $"tcpstore-epoll-{index}" };
         _thread.Start();
     }
@@ -42,55 +67,213 @@ internal sealed unsafe partial class EpollLoop : IDisposable
     /// <summary>Whether this transport can run here (Linux on x86-64, where epoll_event is packed).</summary>
     public static bool IsSupported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
 
-    /// <summary>Starts watching <paramref name="connection"/>'s socket.</summary>
-    public void Add(Connection connection, Socket socket)
+    /// <summary>
+    /// Watches a non-blocking listening socket; <paramref name="acceptReady"/> runs on this loop's
+    /// thread whenever connections are pending.
+    /// </summary>
+    public void AttachListener(int listenFd, Action acceptReady)
+    {
+        _acceptReady = acceptReady;
+        _listenFd = listenFd;
+        Control(EpollCtlAdd, listenFd, EpollIn, ListenerKey);
+    }
+
+    /// <summary>
+    /// Stops watching the listener for a short while (accept ran out of descriptors or memory): a
+    /// level-triggered listener would otherwise report the same pending connection in a busy loop.
+    /// Loop thread only.
+    /// </summary>
+    public void PauseAccepting()
+    {
+        if (_acceptResumeAt == 0)
+        {
+            _ = EpollCtl(_epoll, EpollCtlDel, _listenFd, null);
+        }
+
+        _acceptResumeAt = Environment.TickCount64 + AcceptPauseMilliseconds;
+    }
+
+    /// <summary>Starts watching <paramref name="connection"/>'s socket (any thread).</summary>
+    public void Add(EpollConnection connection)
     {
         var id = Interlocked.Increment(ref _nextId);
-        connection.LoopId = id;
-        connection.Loop = this;
+        connection.Id = id;
         _connections[id] = connection;
-        var ev = new EpollEvent { Events = EpollIn | EpollRdHup, Data = (ulong)id };
-        if (EpollCtl(_epoll, EpollCtlAdd, (int)socket.SafeHandle.DangerousGetHandle(), &ev) != 0)
+        if (!Control(EpollCtlAdd, connection.Fd, EpollIn | EpollRdHup, (ulong)id))
         {
-            _connections.TryRemove(id, out _);
             connection.Close(CloseReason.SocketError, "epoll_ctl: errno " + Marshal.GetLastPInvokeError());
         }
     }
 
-    /// <summary>Forgets a closed connection (closing its descriptor already removed it from epoll).</summary>
-    public void Remove(Connection connection) => _connections.TryRemove(connection.LoopId, out _);
+    /// <summary>Adds or removes write readiness for a connection whose send is waiting (loop thread).</summary>
+    public void WatchWritable(EpollConnection connection, bool writable)
+    {
+        var events = EpollIn | EpollRdHup | (writable ? EpollOut : 0);
+        _ = Control(EpollCtlMod, connection.Fd, events, (ulong)connection.Id);
+    }
+
+    /// <summary>
+    /// Queues a flush of a woken connection. Called under the store lock, from any thread: it only
+    /// records the connection (and signals the loop when called from another thread).
+    /// </summary>
+    public void ScheduleFlush(EpollConnection connection)
+    {
+        if (Environment.CurrentManagedThreadId == _threadId)
+        {
+            _flushes.Add(connection);
+            return;
+        }
+
+        _remoteFlushes.Enqueue(connection);
+        Signal();
+    }
+
+    /// <summary>
+    /// Forgets a closed connection and releases its descriptor. Only the loop thread (or anyone once
+    /// the loop has stopped) closes descriptors, so an event in flight can never reach a descriptor
+    /// number that was closed and reused; other threads shut the socket down and leave the close to it.
+    /// </summary>
+    public void Release(EpollConnection connection)
+    {
+        _connections.TryRemove(connection.Id, out _);
+        if (!_running || Environment.CurrentManagedThreadId == _threadId)
+        {
+            LinuxSockets.Close(connection.Fd);
+            return;
+        }
+
+        LinuxSockets.Shutdown(connection.Fd);
+        _remoteCloses.Enqueue(connection.Fd);
+        Signal();
+    }
 
     public void Dispose()
     {
         _stopping = true;
+        Signal();
         _thread.Join();
-        Close(_epoll);
+        _running = false;
+        while (_remoteCloses.TryDequeue(out var fd))
+        {
+            LinuxSockets.Close(fd);
+        }
+
+        LinuxSockets.Close(_eventFd);
+        LinuxSockets.Close(_epoll);
+    }
+
+    private void Signal()
+    {
+        if (Interlocked.Exchange(ref _signaled, 1) == 0)
+        {
+            LinuxSockets.Signal(_eventFd);
+        }
+    }
+
+    private bool Control(int op, int fd, uint events, ulong key)
+    {
+        var ev = new EpollEvent { Events = events, Data = key };
+        return EpollCtl(_epoll, op, fd, &ev) == 0;
     }
 
     private void Run()
     {
+        _threadId = Environment.CurrentManagedThreadId;
         var scratch = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
         var events = stackalloc EpollEvent[MaxEvents];
         while (!_stopping)
         {
-            var count = EpollWait(_epoll, events, MaxEvents, WaitMilliseconds);
+            var timeout = _acceptResumeAt != 0 ? AcceptPauseMilliseconds : WaitMilliseconds;
+            var count = EpollWait(_epoll, events, MaxEvents, timeout);
             for (var i = 0; i < count; i++)
             {
-                if (_connections.TryGetValue((long)events[i].Data, out var connection))
-                {
-                    try
-                    {
-                        connection.OnReadable(scratch);
-                    }
-                    catch (Exception ex)
-                    {
-                        // A fault in one connection's request path must not end the loop that serves
-                        // every other connection: close just that one and carry on.
-                        connection.Close(CloseReason.SocketError, "internal error: " + ex.GetType().Name + ": " + ex.Message);
-                    }
-                }
+                Dispatch(events[i].Data, events[i].Events, scratch);
+            }
+
+            RunRemoteWork();
+            RunScheduledFlushes();
+            if (_acceptResumeAt != 0 && Environment.TickCount64 >= _acceptResumeAt)
+            {
+                _acceptResumeAt = 0;
+                Control(EpollCtlAdd, _listenFd, EpollIn, ListenerKey);
             }
         }
+    }
+
+    private void Dispatch(ulong key, uint ready, byte[] scratch)
+    {
+        if (key == SignalKey)
+        {
+            LinuxSockets.Drain(_eventFd);
+            Volatile.Write(ref _signaled, 0);
+            return;
+        }
+
+        if (key == ListenerKey)
+        {
+            if (_acceptResumeAt == 0)
+            {
+                _acceptReady?.Invoke();
+            }
+
+            return;
+        }
+
+        if (!_connections.TryGetValue((long)key, out var connection))
+        {
+            return;
+        }
+
+        try
+        {
+            if ((ready & (EpollOut | EpollErr | EpollHup)) != 0)
+            {
+                connection.OnWritable();
+            }
+
+            if ((ready & (EpollIn | EpollRdHup | EpollErr | EpollHup)) != 0)
+            {
+                connection.OnReadable(scratch);
+            }
+        }
+        catch (Exception ex)
+        {
+            // A fault in one connection's request path must not end the loop that serves every
+            // other connection: close just that one and carry on.
+            connection.Close(CloseReason.SocketError, "internal error: " + ex.GetType().Name + ": " + ex.Message);
+        }
+    }
+
+    private void RunRemoteWork()
+    {
+        while (_remoteCloses.TryDequeue(out var fd))
+        {
+            LinuxSockets.Close(fd);
+        }
+
+        while (_remoteFlushes.TryDequeue(out var connection))
+        {
+            _flushes.Add(connection);
+        }
+    }
+
+    // Wake-ups scheduled while this batch ran go out after it, each connection once.
+    private void RunScheduledFlushes()
+    {
+        for (var i = 0; i < _flushes.Count; i++)
+        {
+            var connection = _flushes[i];
+            try
+            {
+                connection.FlushFromLoop();
+            }
+            catch (Exception ex)
+            {
+                connection.Close(CloseReason.SocketError, "internal error: " + ex.GetType().Name + ": " + ex.Message);
+            }
+        }
+
+        _flushes.Clear();
     }
 
     [StructLayout(LayoutKind.Sequential, Pack = 1)]
@@ -108,7 +291,4 @@ internal sealed unsafe partial class EpollLoop : IDisposable
 
     [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
     private static partial int EpollWait(int epoll, EpollEvent* events, int maxEvents, int timeout);
-
-    [LibraryImport("libc", EntryPoint = "close", SetLastError = true)]
-    private static partial int Close(int fd);
 }

@@ -33,6 +33,9 @@ public sealed class TcpStoreServer : IAsyncDisposable
     private long _lastAcceptWarning = long.MinValue / 2;
     private long _acceptFailures;
 
+    // Connections accepted per listener event on the epoll transport.
+    private const int AcceptBatch = 128;
+
     /// <summary>Creates a server; nothing is bound until <see cref="StartAsync"/>.</summary>
     public TcpStoreServer(TcpStoreServerOptions? options = null, ILogger<TcpStoreServer>? logger = null, KeyValueStore? store = null)
     {
@@ -74,14 +77,20 @@ public sealed class TcpStoreServer : IAsyncDisposable
         WarnIfFdLimitLow();
         if (_options.Transport == ServerTransport.Epoll && EpollLoop.IsSupported)
         {
+            _listener.Blocking = false;
             _loops = new EpollLoop[Environment.ProcessorCount];
             for (var i = 0; i < _loops.Length; i++)
             {
                 _loops[i] = new EpollLoop(i);
             }
-        }
 
-        _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+            // The first loop accepts, in its own thread, and deals connections out round-robin.
+            _loops[0].AttachListener((int)_listener.SafeHandle.DangerousGetHandle(), AcceptReady);
+        }
+        else
+        {
+            _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
+        }
         if (_options.WaitReportInterval > TimeSpan.Zero)
         {
             _waitReporter = new WaitReporter(Store, _logger, _options.WaitReportInterval);
@@ -99,6 +108,14 @@ public sealed class TcpStoreServer : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+
+        // Event loops stop first: once their threads are gone nothing else touches the listener's
+        // or the connections' descriptors, so closing them below cannot race with a loop.
+        foreach (var loop in _loops ?? [])
+        {
+            loop.Dispose();
+        }
+
         _listener?.Dispose();
         foreach (var connection in _connections.Keys)
         {
@@ -113,11 +130,6 @@ public sealed class TcpStoreServer : IAsyncDisposable
         if (_waitReporter is not null)
         {
             await _waitReporter.DisposeAsync().ConfigureAwait(false);
-        }
-
-        foreach (var loop in _loops ?? [])
-        {
-            loop.Dispose();
         }
 
         _logger.LogInformation("stopped: {Metrics}", Metrics);
@@ -240,15 +252,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
             {
                 // Out of descriptors: back off briefly instead of spinning or dying, and log at most
                 // once a second (this repeats every 10 ms for as long as descriptors stay exhausted).
-                _acceptFailures++;
-                var now = Environment.TickCount64;
-                if (now - _lastAcceptWarning >= 1000)
-                {
-                    _lastAcceptWarning = now;
-                    _logger.LogWarning("accept failed: {Error} ({Failures} failures since the last warning)", ex.SocketErrorCode, _acceptFailures);
-                    _acceptFailures = 0;
-                }
-
+                WarnAcceptFailure(ex.SocketErrorCode.ToString());
                 await Task.Delay(10).ConfigureAwait(false);
                 continue;
             }
@@ -272,7 +276,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
                 continue;
             }
 
-            var connection = new Connection(this, socket, Store, limits, _options.MaxBufferedBytesPerConnection);
+            var connection = new SocketConnection(this, socket, Store, limits, _options.MaxBufferedBytesPerConnection);
             _connections.TryAdd(connection, 0);
             Metrics.OnAccepted();
             if (_stopping.IsCancellationRequested)
@@ -281,14 +285,67 @@ public sealed class TcpStoreServer : IAsyncDisposable
                 break;
             }
 
-            if (_loops is { } loops)
+            _ = connection.RunAsync();
+        }
+    }
+
+    // Epoll transport, on the first loop's thread: accept what is pending (a bounded batch, so the
+    // loop's other connections are served in between; level-triggered epoll reports the rest).
+    private void AcceptReady()
+    {
+        var listenFd = (int)_listener!.SafeHandle.DangerousGetHandle();
+        var loops = _loops!;
+        var limits = _options.CodecLimits;
+        for (var i = 0; i < AcceptBatch; i++)
+        {
+            var fd = LinuxSockets.Accept(listenFd);
+            if (fd < 0)
             {
-                loops[_nextLoop++ % loops.Length].Add(connection, socket);
+                var errno = -fd;
+                if (errno == LinuxSockets.EAgain)
+                {
+                    return;
+                }
+
+                if (errno is LinuxSockets.EMFile or LinuxSockets.ENFile or LinuxSockets.ENoBufs or LinuxSockets.ENoMem)
+                {
+                    WarnAcceptFailure("errno " + errno);
+                    loops[0].PauseAccepting();
+                    return;
+                }
+
+                // The pending connection was reset or aborted before it could be accepted: only it is lost.
+                continue;
             }
-            else
+
+            if (_connections.Count >= _options.MaxConnections)
             {
-                _ = connection.RunAsync();
+                Metrics.OnClosed(CloseReason.ConnectionLimit, wasActive: false);
+                _warnings.Warn(CloseReason.ConnectionLimit, LinuxSockets.PeerName(fd), $"limit {_options.MaxConnections}");
+                LinuxSockets.Close(fd);
+                continue;
             }
+
+            LinuxSockets.SetNoDelay(fd);
+            var loop = loops[_nextLoop++ % loops.Length];
+            var connection = new EpollConnection(this, fd, loop, Store, limits, _options.MaxBufferedBytesPerConnection);
+            _connections.TryAdd(connection, 0);
+            Metrics.OnAccepted();
+            loop.Add(connection);
+        }
+    }
+
+    // Out of descriptors (or kernel memory): log at most once a second, since this repeats every
+    // few milliseconds for as long as the condition lasts.
+    private void WarnAcceptFailure(string error)
+    {
+        _acceptFailures++;
+        var now = Environment.TickCount64;
+        if (now - _lastAcceptWarning >= 1000)
+        {
+            _lastAcceptWarning = now;
+            _logger.LogWarning("accept failed: {Error} ({Failures} failures since the last warning)", error, _acceptFailures);
+            _acceptFailures = 0;
         }
     }
 

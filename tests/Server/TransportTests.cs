@@ -54,4 +54,83 @@ public sealed class TransportTests
         Assert.Equal(Protocol.StopWaiting, await waiter.ReadByteAsync());
         Assert.Equal(1, server.Server.Metrics.Closed(CloseReason.UnknownCommand));
     }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task Replies_larger_than_the_socket_buffers_arrive_whole_and_in_order_when_the_reader_is_late(ServerTransport transport)
+    {
+        await using var server = await TestServer.StartAsync(o => o.Transport = transport);
+        using var client = await RawClient.ConnectAsync(server.Port);
+        var a = new string('a', 2 * 1024 * 1024);
+        var b = new string('b', 2 * 1024 * 1024);
+        await client.SendAsync(RawClient.Set("/a", a).Concat(RawClient.Set("/b", b)).ToArray());
+
+        // Several megabytes of replies with nobody reading: the server's sends hit a full socket
+        // buffer and must resume, in order, once the reader catches up.
+        await client.SendAsync(RawClient.Get("/a").Concat(RawClient.Get("/b")).Concat(RawClient.Get("/a")).Concat(RawClient.Add("/n", 5)).ToArray());
+        await Task.Delay(300);
+        Assert.Equal(a, Encoding.UTF8.GetString(await client.ReadBlobAsync()));
+        Assert.Equal(b, Encoding.UTF8.GetString(await client.ReadBlobAsync()));
+        Assert.Equal(a, Encoding.UTF8.GetString(await client.ReadBlobAsync()));
+        Assert.Equal(5, await client.ReadInt64Async());
+    }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task One_set_releases_every_waiter_exactly_once_and_each_can_go_on(ServerTransport transport)
+    {
+        const int Waiters = 300;
+        await using var server = await TestServer.StartAsync(o => o.Transport = transport);
+        var waiters = new List<RawClient>();
+        try
+        {
+            for (var i = 0; i < Waiters; i++)
+            {
+                var waiter = await RawClient.ConnectAsync(server.Port);
+                waiters.Add(waiter);
+                await waiter.SendAsync(RawClient.Multi(QueryType.Wait, "/go"));
+            }
+
+            // Every WAIT is registered (not answered on arrival) before the SET, so all go through the wake path.
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+            while (WaitersOn(server, "/go") < Waiters && DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(10);
+            }
+
+            Assert.Equal(Waiters, WaitersOn(server, "/go"));
+            using var setter = await RawClient.ConnectAsync(server.Port);
+            await setter.SendAsync(RawClient.Set("/go", "1").Concat(RawClient.Add("/after", 1)).ToArray());
+            Assert.Equal(1, await setter.ReadInt64Async());
+
+            foreach (var waiter in waiters)
+            {
+                Assert.Equal(Protocol.StopWaiting, await waiter.ReadByteAsync(TimeSpan.FromSeconds(20)));
+            }
+
+            // Each released connection is usable, and received exactly one STOP_WAITING.
+            for (var i = 0; i < waiters.Count; i++)
+            {
+                await waiters[i].SendAsync(RawClient.Add("/after", 1));
+            }
+
+            var seen = new HashSet<long>();
+            foreach (var waiter in waiters)
+            {
+                Assert.True(seen.Add(await waiter.ReadInt64Async()));
+            }
+
+            Assert.Equal(Enumerable.Range(2, Waiters).Select(v => (long)v).ToHashSet(), seen);
+        }
+        finally
+        {
+            foreach (var waiter in waiters)
+            {
+                waiter.Dispose();
+            }
+        }
+    }
+
+    private static int WaitersOn(TestServer server, string key) =>
+        server.Server.Store.AwaitedKeys().Where(p => Encoding.UTF8.GetString(p.Key) == key).Sum(p => p.Value);
 }
