@@ -99,6 +99,14 @@ internal static unsafe partial class LinuxSockets
         _ = SetSockOpt(fd, IpProtoTcp, TcpNoDelay, &one, sizeof(int));
     }
 
+    /// <summary>Whether Nagle's algorithm is off on <paramref name="fd"/>.</summary>
+    public static bool HasNoDelay(int fd)
+    {
+        var value = 0;
+        var length = (uint)sizeof(int);
+        return GetSockOpt(fd, IpProtoTcp, TcpNoDelay, &value, &length) == 0 && value != 0;
+    }
+
     /// <summary>Ends both directions without releasing the descriptor number.</summary>
     public static void Shutdown(int fd) => _ = ShutdownNative(fd, ShutRdWr);
 
@@ -172,6 +180,9 @@ internal static unsafe partial class LinuxSockets
 
     [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
     private static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    private static partial int GetSockOpt(int fd, int level, int name, void* value, uint* length);
 
     [LibraryImport("libc", EntryPoint = "shutdown", SetLastError = true)]
     private static partial int ShutdownNative(int fd, int how);

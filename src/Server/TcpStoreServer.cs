@@ -29,6 +29,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
     private WaitReporter? _waitReporter;
     private EpollLoop[]? _loops;
     private int _nextLoop;
+    private bool? _noDelayInherited;
     private int _stopped;
     private long _lastAcceptWarning = long.MinValue / 2;
     private long _acceptFailures;
@@ -78,6 +79,10 @@ public sealed class TcpStoreServer : IAsyncDisposable
         if (_options.Transport == ServerTransport.Epoll && EpollLoop.IsSupported)
         {
             _listener.Blocking = false;
+
+            // Linux (and gVisor) copy TCP_NODELAY from the listener to each accepted socket, which
+            // saves a setsockopt per connection; the first accept checks that it really was copied.
+            _listener.NoDelay = true;
             _loops = new EpollLoop[Environment.ProcessorCount];
             for (var i = 0; i < _loops.Length; i++)
             {
@@ -326,7 +331,16 @@ public sealed class TcpStoreServer : IAsyncDisposable
                 continue;
             }
 
-            LinuxSockets.SetNoDelay(fd);
+            if (_noDelayInherited is null)
+            {
+                _noDelayInherited = LinuxSockets.HasNoDelay(fd);
+            }
+
+            if (_noDelayInherited == false)
+            {
+                LinuxSockets.SetNoDelay(fd);
+            }
+
             var loop = loops[_nextLoop++ % loops.Length];
             var connection = new EpollConnection(this, fd, loop, Store, limits, _options.MaxBufferedBytesPerConnection);
             _connections.TryAdd(connection, 0);
