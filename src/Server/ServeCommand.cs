@@ -24,11 +24,12 @@ internal static class ServeCommand
         var waitReport = new Option<double>("--wait-report-seconds") { Description = "Log the keys that connections wait for every N seconds while any do (0 = never).", DefaultValueFactory = _ => 30 };
         var warningsPerSecond = new Option<int>("--warnings-per-second") { Description = "Most close warnings logged per second for each reason; the rest are counted and summarized.", DefaultValueFactory = _ => new TcpStoreServerOptions().WarningsPerSecond };
         var transport = new Option<ServerTransport>("--transport") { Description = "I/O layer: Sockets (.NET socket engine) or Epoll (one epoll loop per core; Linux x86-64).", DefaultValueFactory = _ => ServerTransport.Epoll };
+        var loops = new Option<int>("--loops") { Description = "Epoll transport: event loop threads; 0 = one per processor this process may use.", DefaultValueFactory = _ => 0 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level logged to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.")
         {
-            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, transport, logLevel,
+            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, transport, loops, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -53,6 +54,7 @@ internal static class ServeCommand
                 MaxBufferedBytesPerConnection = parse.GetValue(maxBuffered),
                 WaitReportInterval = TimeSpan.FromSeconds(parse.GetValue(waitReport)),
                 Transport = parse.GetValue(transport),
+                EventLoops = parse.GetValue(loops),
                 WarningsPerSecond = parse.GetValue(warningsPerSecond),
             };
             return await RunAsync(options, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);

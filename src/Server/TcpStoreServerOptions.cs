@@ -39,6 +39,12 @@ public sealed class TcpStoreServerOptions
     /// <summary>How connections are driven: .NET's socket engine, or our own epoll loops (Linux x86-64).</summary>
     public ServerTransport Transport { get; set; } = ServerTransport.Epoll;
 
+    /// <summary>
+    /// Epoll transport: how many event loops (threads) serve connections; 0 (the default) means one
+    /// per processor the process may run on.
+    /// </summary>
+    public int EventLoops { get; set; }
+
     /// <summary>The codec limits these options describe.</summary>
     public CodecLimits CodecLimits => new(MaxKeyLength, MaxValueLength, MaxKeysPerRequest);
 
@@ -55,6 +61,7 @@ public sealed class TcpStoreServerOptions
         Check(MaxBufferedBytesPerConnection is >= 4096 and <= 2 * oneGiB, "max buffered bytes must be 4 KiB to 2 GiB");
         Check(WarningsPerSecond >= 0, "warnings per second must not be negative");
         Check(WaitReportInterval >= TimeSpan.Zero, "wait report interval must not be negative");
+        Check(EventLoops is >= 0 and <= 1024, "event loops must be 0 (one per processor) to 1024");
     }
 
     private static void Check(bool condition, string message)
