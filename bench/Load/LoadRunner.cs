@@ -57,12 +57,12 @@ public static class LoadRunner
             string? firstFailure = null;
             foreach (var connection in connections)
             {
-                latencies.Add(connection.Latencies);
-                completed += connection.Completed;
-                if (connection.Failure is not null)
+                latencies.Add(connection.Loop.Latencies);
+                completed += connection.Loop.Completed;
+                if (connection.Loop.Failure is not null)
                 {
                     failed++;
-                    firstFailure ??= connection.Failure;
+                    firstFailure ??= connection.Loop.Failure;
                 }
             }
 
