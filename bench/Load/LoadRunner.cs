@@ -9,8 +9,8 @@ public sealed record LoadResult(double OpsPerSecond, long P50Ns, long P99Ns, lon
 /// <summary>Runs one workload against one server: connect, populate, warm up, measure, drain, close.</summary>
 public static class LoadRunner
 {
-    /// <summary>Measures <paramref name="workload"/> against <paramref name="server"/>.</summary>
-    public static async Task<LoadResult> RunAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, TimeSpan warmup, TimeSpan duration, CancellationToken cancellationToken)
+    /// <summary>Measures <paramref name="workload"/> against <paramref name="server"/>, driving the timed loop with <paramref name="engine"/>.</summary>
+    public static async Task<LoadResult> RunAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, TimeSpan warmup, TimeSpan duration, LoadEngine engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(workload);
         var phase = new RunPhase();
@@ -42,7 +42,11 @@ public static class LoadRunner
 
             using var runTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             runTimeout.CancelAfter(warmup + duration + TimeSpan.FromSeconds(30));
-            var running = connections.Select(c => Task.Run(() => c.RunAsync(runTimeout.Token), CancellationToken.None)).ToArray();
+            // Connecting, VALIDATE and populating stay on async sockets in both engines: only the
+            // timed loop needs to be fast.
+            var running = engine == LoadEngine.Epoll
+                ? [EpollLoadEngine.RunAsync(connections, runTimeout.Token)]
+                : connections.Select(c => Task.Run(() => c.RunAsync(runTimeout.Token), CancellationToken.None)).ToArray();
             await Task.Delay(warmup, cancellationToken).ConfigureAwait(false);
             phase.Value = 1;
             var started = Stopwatch.GetTimestamp();
