@@ -17,33 +17,27 @@ public static class LoadRunner
         var connections = new List<LoadConnection>(workload.Connections);
         try
         {
-            using var connectGate = new SemaphoreSlim(256);
-            var connecting = Enumerable.Range(0, workload.Connections).Select(async i =>
+            if (engine == LoadEngine.Epoll)
             {
-                await connectGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
+                // Blocking connects, one after the other: loopback connects complete in the
+                // kernel's backlog, and the sockets must never run an async operation.
+                for (var i = 0; i < workload.Connections; i++)
                 {
-                    return await LoadConnection.ConnectAsync(server, SourceAddress(i, workload.Connections), workload, catalog, phase, seed: i * 7919, cancellationToken).ConfigureAwait(false);
+                    connections.Add(LoadConnection.Connect(server, SourceAddress(i, workload.Connections), workload, catalog, phase, seed: i * 7919));
                 }
-                finally
-                {
-                    connectGate.Release();
-                }
-            }).ToList();
-            foreach (var task in connecting)
+            }
+            else
             {
-                connections.Add(await task.ConfigureAwait(false));
+                await ConnectAllAsync(server, workload, catalog, phase, connections, cancellationToken).ConfigureAwait(false);
             }
 
             if (workload.Op is LoadOp.Get or LoadOp.Mixed)
             {
-                await connections[0].PopulateAsync(cancellationToken).ConfigureAwait(false);
+                connections[0].Populate();
             }
 
             using var runTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             runTimeout.CancelAfter(warmup + duration + TimeSpan.FromSeconds(30));
-            // Connecting, VALIDATE and populating stay on async sockets in both engines: only the
-            // timed loop needs to be fast.
             var running = engine == LoadEngine.Epoll
                 ? [EpollLoadEngine.RunAsync(connections, runTimeout.Token)]
                 : connections.Select(c => Task.Run(() => c.RunAsync(runTimeout.Token), CancellationToken.None)).ToArray();
@@ -78,6 +72,27 @@ public static class LoadRunner
             {
                 connection.Dispose();
             }
+        }
+    }
+
+    private static async Task ConnectAllAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, RunPhase phase, List<LoadConnection> connections, CancellationToken cancellationToken)
+    {
+        using var connectGate = new SemaphoreSlim(256);
+        var connecting = Enumerable.Range(0, workload.Connections).Select(async i =>
+        {
+            await connectGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await LoadConnection.ConnectAsync(server, SourceAddress(i, workload.Connections), workload, catalog, phase, seed: i * 7919, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                connectGate.Release();
+            }
+        }).ToList();
+        foreach (var task in connecting)
+        {
+            connections.Add(await task.ConfigureAwait(false));
         }
     }
 
