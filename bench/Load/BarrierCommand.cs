@@ -1,6 +1,4 @@
-using System.Buffers.Binary;
 using System.CommandLine;
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
@@ -15,9 +13,6 @@ namespace TcpStore.Bench.Load;
 /// </summary>
 public static class BarrierCommand
 {
-    private static readonly byte[] CounterKey = "/bench/barrier/count"u8.ToArray();
-    private static readonly byte[] DoneKey = "/bench/barrier/done"u8.ToArray();
-
     /// <summary>The System.CommandLine command.</summary>
     public static Command Create()
     {
@@ -26,14 +21,17 @@ public static class BarrierCommand
         var rounds = new Option<int>("--rounds") { Description = "Barriers per server (each on a fresh server); the median is reported.", DefaultValueFactory = _ => 3 };
         var inFlight = new Option<int>("--max-connecting") { Description = "Ranks allowed between connect and their first reply (keeps the accept queue short).", DefaultValueFactory = _ => 1024 };
         var noPin = new Option<bool>("--no-pin") { Description = "Do not pin servers to CPU 0 and the ranks to CPU 1." };
+        var engineOption = LoadEngineOption.Create();
         var command = new Command("barrier", "An N-rank rendezvous against each server: connect time, release time, server memory.")
         {
-            ranks, servers, rounds, inFlight, noPin,
+            ranks, servers, rounds, inFlight, noPin, engineOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var n = parse.GetValue(ranks);
             var pin = !parse.GetValue(noPin);
+            var engine = LoadEngineOption.Check(parse.GetValue(engineOption));
+            Console.WriteLine($"# {engine.ToString().ToLowerInvariant()} engine");
             var rows = new List<string>();
             foreach (var kind in parse.GetValue(servers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
             {
@@ -54,7 +52,7 @@ public static class BarrierCommand
                         CpuAffinity.PinProcess(1);
                     }
 
-                    var result = await RunAsync(server, n, parse.GetValue(inFlight), cancellationToken).ConfigureAwait(false);
+                    var result = await RunAsync(server, n, parse.GetValue(inFlight), engine, cancellationToken).ConfigureAwait(false);
                     Console.WriteLine(Format(server.Name, r, n, result));
                     results.Add(result);
                 }
@@ -82,7 +80,7 @@ public static class BarrierCommand
     private static string Format(string name, int round, int ranks, BarrierResult r) =>
         string.Create(CultureInfo.InvariantCulture, $"barrier {name,-14} round {round + 1}: {ranks} ranks, connected in {r.Connected.TotalSeconds:0.00} s, released {r.Released.TotalSeconds * 1000:0} ms after the last SET, total {r.Total.TotalSeconds:0.00} s; RSS {r.RssIdleStart / 1048576.0:0.0} MiB -> {r.RssIdle / 1048576.0:0.0} MiB with {ranks} idle connections ({r.BytesPerIdleConnection:0} B each); failed ranks {r.Failures}");
 
-    private static async Task<BarrierResult> RunAsync(ServerProcess server, int ranks, int maxConnecting, CancellationToken cancellationToken)
+    private static async Task<BarrierResult> RunAsync(ServerProcess server, int ranks, int maxConnecting, LoadEngine engine, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(180));
@@ -97,94 +95,16 @@ public static class BarrierCommand
         var rssIdle = server.ResidentBytes();
         foreach (var socket in idle)
         {
-            CloseWithReset(socket);
+            AsyncBarrier.CloseWithReset(socket);
         }
 
         await Task.Delay(1000, token).ConfigureAwait(false);
 
         // The rendezvous itself.
-        var clock = Stopwatch.StartNew();
-        long lastConnectedTicks = 0;
-        long lastSetTicks = 0;
-        long lastReleasedTicks = 0;
-        var failures = 0;
-        using var gate = new SemaphoreSlim(maxConnecting);
-        var rankTasks = new Task[ranks];
-        var sockets = new Socket?[ranks];
-        for (var i = 0; i < ranks; i++)
-        {
-            var rank = i;
-            rankTasks[i] = Task.Run(
-                async () =>
-                {
-                    var released = false;
-                    await gate.WaitAsync(token).ConfigureAwait(false);
-                    try
-                    {
-                        var socket = await LoadConnection.ConnectSocketAsync(server.EndPoint, LoadRunner.SourceAddress(rank, ranks), token).ConfigureAwait(false);
-                        sockets[rank] = socket;
-                        InterlockedMax(ref lastConnectedTicks, clock.ElapsedTicks);
-                        using var request = new PooledBufferWriter();
-                        RequestWriter.WriteValidate(request);
-                        RequestWriter.WriteAdd(request, default, CounterKey, 1);
-                        await socket.SendAsync(request.WrittenMemory, SocketFlags.None, token).ConfigureAwait(false);
-                        var reply = new byte[8];
-                        await ReceiveExactlyAsync(socket, reply, token).ConfigureAwait(false);
-                        gate.Release();
-                        released = true;
-                        var count = BinaryPrimitives.ReadInt64LittleEndian(reply);
-                        request.Clear();
-                        if (count == ranks)
-                        {
-                            InterlockedMax(ref lastSetTicks, clock.ElapsedTicks);
-                            RequestWriter.WriteKeyValueCommand(request, QueryType.Set, default, DoneKey, "1"u8);
-                        }
-
-                        RequestWriter.WriteMultiHeader(request, QueryType.Wait, 1);
-                        request.WriteBlob(DoneKey);
-                        await socket.SendAsync(request.WrittenMemory, SocketFlags.None, token).ConfigureAwait(false);
-                        await ReceiveExactlyAsync(socket, reply.AsMemory(0, 1), token).ConfigureAwait(false);
-                        if (reply[0] != Protocol.StopWaiting)
-                        {
-                            throw new IOException("WAIT replied " + reply[0]);
-                        }
-
-                        InterlockedMax(ref lastReleasedTicks, clock.ElapsedTicks);
-                    }
-                    catch (Exception ex) when (ex is SocketException or IOException or OperationCanceledException)
-                    {
-                        Interlocked.Increment(ref failures);
-                    }
-                    finally
-                    {
-                        if (!released)
-                        {
-                            gate.Release();
-                        }
-                    }
-                },
-                CancellationToken.None);
-        }
-
-        await Task.WhenAll(rankTasks).ConfigureAwait(false);
-        var total = clock.Elapsed;
-        foreach (var socket in sockets)
-        {
-            if (socket is not null)
-            {
-                CloseWithReset(socket);
-            }
-        }
-
-        var perTick = 1.0 / Stopwatch.Frequency;
-        return new BarrierResult(
-            TimeSpan.FromSeconds(lastConnectedTicks * perTick),
-            TimeSpan.FromSeconds(Math.Max(0, lastReleasedTicks - lastSetTicks) * perTick),
-            total,
-            rssStart,
-            rssIdle,
-            (rssIdle - rssStart) / (double)ranks,
-            failures);
+        var times = engine == LoadEngine.Epoll
+            ? await EpollBarrier.RunAsync(server.EndPoint, ranks, maxConnecting, token).ConfigureAwait(false)
+            : await AsyncBarrier.RunAsync(server.EndPoint, ranks, maxConnecting, token).ConfigureAwait(false);
+        return new BarrierResult(times.Connected, times.Released, times.Total, rssStart, rssIdle, (rssIdle - rssStart) / (double)ranks, times.Failures);
     }
 
     private static async Task<List<Socket>> OpenIdleAsync(IPEndPoint server, int count, int maxConnecting, CancellationToken token)
@@ -203,7 +123,7 @@ public static class BarrierCommand
                 var socket = await LoadConnection.ConnectSocketAsync(server, LoadRunner.SourceAddress(i, count), token).ConfigureAwait(false);
                 await socket.SendAsync(frame, SocketFlags.None, token).ConfigureAwait(false);
                 // The PING echo proves the server has accepted and validated this connection.
-                await ReceiveExactlyAsync(socket, new byte[4], token).ConfigureAwait(false);
+                await AsyncBarrier.ReceiveExactlyAsync(socket, new byte[4], token).ConfigureAwait(false);
                 return socket;
             }
             finally
@@ -218,48 +138,5 @@ public static class BarrierCommand
         }
 
         return sockets;
-    }
-
-    private static async Task ReceiveExactlyAsync(Socket socket, Memory<byte> buffer, CancellationToken token)
-    {
-        while (!buffer.IsEmpty)
-        {
-            var n = await socket.ReceiveAsync(buffer, SocketFlags.None, token).ConfigureAwait(false);
-            if (n == 0)
-            {
-                throw new IOException("server closed the connection");
-            }
-
-            buffer = buffer[n..];
-        }
-    }
-
-    private static void CloseWithReset(Socket socket)
-    {
-        try
-        {
-            socket.LingerState = new LingerOption(true, 0);
-        }
-        catch (SocketException)
-        {
-            // Already reset.
-        }
-
-        socket.Dispose();
-    }
-
-    private static void InterlockedMax(ref long target, long value)
-    {
-        var current = Volatile.Read(ref target);
-        while (value > current)
-        {
-            var seen = Interlocked.CompareExchange(ref target, value, current);
-            if (seen == current)
-            {
-                return;
-            }
-
-            current = seen;
-        }
     }
 }

@@ -24,16 +24,17 @@ public static class LoadCommand
         var valueSize = new Option<int>("--value-size") { Description = "Value size in bytes.", DefaultValueFactory = _ => 64 };
         var getRatio = new Option<double>("--get-ratio") { Description = "Share of GETs in the mixed workload.", DefaultValueFactory = _ => 0.8 };
         var noPin = new Option<bool>("--no-pin") { Description = "Do not pin servers to CPU 0 and the load to CPU 1." };
+        var engine = LoadEngineOption.Create();
 
         var command = new Command("load", "Closed-loop throughput and latency of our server against PyTorch's, side by side.")
         {
-            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin,
+            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var rows = parse.GetValue(workloads)!.Split(' ', StringSplitOptions.RemoveEmptyEntries)
                 .Select(w => Workload.Parse(w, parse.GetValue(keys), parse.GetValue(valueSize), parse.GetValue(getRatio))).ToList();
-            var settings = new RunSettings(TimeSpan.FromSeconds(parse.GetValue(warmup)), TimeSpan.FromSeconds(parse.GetValue(seconds)), Math.Max(1, parse.GetValue(rounds)), !parse.GetValue(noPin));
+            var settings = new RunSettings(TimeSpan.FromSeconds(parse.GetValue(warmup)), TimeSpan.FromSeconds(parse.GetValue(seconds)), Math.Max(1, parse.GetValue(rounds)), !parse.GetValue(noPin), LoadEngineOption.Check(parse.GetValue(engine)));
             var targetText = parse.GetValue(target);
             if (targetText is not null)
             {
@@ -46,17 +47,18 @@ public static class LoadCommand
         return command;
     }
 
-    private sealed record RunSettings(TimeSpan Warmup, TimeSpan Duration, int Rounds, bool Pin);
+    private sealed record RunSettings(TimeSpan Warmup, TimeSpan Duration, int Rounds, bool Pin, LoadEngine Engine);
 
     private static async Task<int> MeasureTargetAsync(IPEndPoint endPoint, List<Workload> rows, RunSettings settings, CancellationToken cancellationToken)
     {
         PinSelf(settings);
+        Console.WriteLine($"# {endPoint}: {settings.Rounds} rounds x {settings.Duration.TotalSeconds:0.#} s (+{settings.Warmup.TotalSeconds:0.#} s warm-up), {settings.Engine.ToString().ToLowerInvariant()} engine; machine load {LoadAverage()}");
         foreach (var row in rows)
         {
             var catalog = RequestCatalog.Build(row);
             for (var r = 0; r < settings.Rounds; r++)
             {
-                var result = await LoadRunner.RunAsync(endPoint, row, catalog, settings.Warmup, settings.Duration, cancellationToken).ConfigureAwait(false);
+                var result = await LoadRunner.RunAsync(endPoint, row, catalog, settings.Warmup, settings.Duration, settings.Engine, cancellationToken).ConfigureAwait(false);
                 Console.WriteLine(FormatRun(row, endPoint.ToString(), r, result));
             }
         }
@@ -84,7 +86,7 @@ public static class LoadCommand
             }
 
             PinSelf(settings);
-            Console.WriteLine($"# {settings.Rounds} rounds x {settings.Duration.TotalSeconds:0.#} s (+{settings.Warmup.TotalSeconds:0.#} s warm-up) per server and workload, servers alternating; machine load {LoadAverage()}");
+            Console.WriteLine($"# {settings.Rounds} rounds x {settings.Duration.TotalSeconds:0.#} s (+{settings.Warmup.TotalSeconds:0.#} s warm-up) per server and workload, servers alternating, {settings.Engine.ToString().ToLowerInvariant()} engine; machine load {LoadAverage()}");
             var table = new List<(Workload Row, LoadResult[] Median)>();
             foreach (var row in rows)
             {
@@ -96,7 +98,7 @@ public static class LoadCommand
                     var order = Enumerable.Range(0, started.Count);
                     foreach (var s in r % 2 == 0 ? order : order.Reverse())
                     {
-                        var result = await LoadRunner.RunAsync(started[s].EndPoint, row, catalog, settings.Warmup, settings.Duration, cancellationToken).ConfigureAwait(false);
+                        var result = await LoadRunner.RunAsync(started[s].EndPoint, row, catalog, settings.Warmup, settings.Duration, settings.Engine, cancellationToken).ConfigureAwait(false);
                         results[s].Add(result);
                         Console.WriteLine(FormatRun(row, started[s].Name, r, result));
                     }

@@ -9,40 +9,38 @@ public sealed record LoadResult(double OpsPerSecond, long P50Ns, long P99Ns, lon
 /// <summary>Runs one workload against one server: connect, populate, warm up, measure, drain, close.</summary>
 public static class LoadRunner
 {
-    /// <summary>Measures <paramref name="workload"/> against <paramref name="server"/>.</summary>
-    public static async Task<LoadResult> RunAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, TimeSpan warmup, TimeSpan duration, CancellationToken cancellationToken)
+    /// <summary>Measures <paramref name="workload"/> against <paramref name="server"/>, driving the timed loop with <paramref name="engine"/>.</summary>
+    public static async Task<LoadResult> RunAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, TimeSpan warmup, TimeSpan duration, LoadEngine engine, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(workload);
         var phase = new RunPhase();
         var connections = new List<LoadConnection>(workload.Connections);
         try
         {
-            using var connectGate = new SemaphoreSlim(256);
-            var connecting = Enumerable.Range(0, workload.Connections).Select(async i =>
+            if (engine == LoadEngine.Epoll)
             {
-                await connectGate.WaitAsync(cancellationToken).ConfigureAwait(false);
-                try
+                // Blocking connects, one after the other: loopback connects complete in the
+                // kernel's backlog, and the sockets must never run an async operation.
+                for (var i = 0; i < workload.Connections; i++)
                 {
-                    return await LoadConnection.ConnectAsync(server, SourceAddress(i, workload.Connections), workload, catalog, phase, seed: i * 7919, cancellationToken).ConfigureAwait(false);
+                    connections.Add(LoadConnection.Connect(server, SourceAddress(i, workload.Connections), workload, catalog, phase, seed: i * 7919));
                 }
-                finally
-                {
-                    connectGate.Release();
-                }
-            }).ToList();
-            foreach (var task in connecting)
+            }
+            else
             {
-                connections.Add(await task.ConfigureAwait(false));
+                await ConnectAllAsync(server, workload, catalog, phase, connections, cancellationToken).ConfigureAwait(false);
             }
 
             if (workload.Op is LoadOp.Get or LoadOp.Mixed)
             {
-                await connections[0].PopulateAsync(cancellationToken).ConfigureAwait(false);
+                connections[0].Populate();
             }
 
             using var runTimeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             runTimeout.CancelAfter(warmup + duration + TimeSpan.FromSeconds(30));
-            var running = connections.Select(c => Task.Run(() => c.RunAsync(runTimeout.Token), CancellationToken.None)).ToArray();
+            var running = engine == LoadEngine.Epoll
+                ? [EpollLoadEngine.RunAsync(connections, runTimeout.Token)]
+                : connections.Select(c => Task.Run(() => c.RunAsync(runTimeout.Token), CancellationToken.None)).ToArray();
             await Task.Delay(warmup, cancellationToken).ConfigureAwait(false);
             phase.Value = 1;
             var started = Stopwatch.GetTimestamp();
@@ -57,12 +55,12 @@ public static class LoadRunner
             string? firstFailure = null;
             foreach (var connection in connections)
             {
-                latencies.Add(connection.Latencies);
-                completed += connection.Completed;
-                if (connection.Failure is not null)
+                latencies.Add(connection.Loop.Latencies);
+                completed += connection.Loop.Completed;
+                if (connection.Loop.Failure is not null)
                 {
                     failed++;
-                    firstFailure ??= connection.Failure;
+                    firstFailure ??= connection.Loop.Failure;
                 }
             }
 
@@ -74,6 +72,27 @@ public static class LoadRunner
             {
                 connection.Dispose();
             }
+        }
+    }
+
+    private static async Task ConnectAllAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, RunPhase phase, List<LoadConnection> connections, CancellationToken cancellationToken)
+    {
+        using var connectGate = new SemaphoreSlim(256);
+        var connecting = Enumerable.Range(0, workload.Connections).Select(async i =>
+        {
+            await connectGate.WaitAsync(cancellationToken).ConfigureAwait(false);
+            try
+            {
+                return await LoadConnection.ConnectAsync(server, SourceAddress(i, workload.Connections), workload, catalog, phase, seed: i * 7919, cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                connectGate.Release();
+            }
+        }).ToList();
+        foreach (var task in connecting)
+        {
+            connections.Add(await task.ConfigureAwait(false));
         }
     }
 

@@ -1,0 +1,173 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.InteropServices;
+using TcpStore.Server;
+
+namespace TcpStore.Bench.Load;
+
+/// <summary>
+/// The Linux calls the epoll engines make beyond the server's <see cref="LinuxSockets"/>
+/// (which they reuse for recv, send and close): epoll itself, and the socket, bind, connect and
+/// option calls of opening a connection without a <see cref="Socket"/>. x86-64 only, where
+/// epoll_event is packed to 12 bytes.
+/// </summary>
+internal static unsafe partial class NativeSockets
+{
+    public const uint EpollIn = 0x001;
+    public const uint EpollOut = 0x004;
+    public const uint EpollErr = 0x008;
+    public const uint EpollHup = 0x010;
+    public const int EpollCtlAdd = 1;
+    public const int EpollCtlDel = 2;
+    public const int EpollCtlMod = 3;
+    public const int EInProgress = 115;
+
+    private const int AfInet = 2;
+    private const int SockStream = 1;
+    private const int SockNonBlock = 0x800;
+    private const int SockCloExec = 0x80000;
+    private const int SolSocket = 1;
+    private const int SoError = 4;
+    private const int SoLinger = 13;
+    private const int IpProtoIp = 0;
+    private const int IpBindAddressNoPort = 24;
+
+    /// <summary>Whether the epoll engines can run here.</summary>
+    public static bool IsSupported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+
+    /// <summary>A close-on-exec epoll instance.</summary>
+    public static int CreateEpoll()
+    {
+        var fd = EpollCreate1(SockCloExec);
+        return fd >= 0 ? fd : throw new SocketException(Marshal.GetLastPInvokeError());
+    }
+
+    /// <summary>epoll_ctl with <paramref name="data"/> as the event's user data; false on failure.</summary>
+    public static bool Control(int epoll, int op, int fd, uint events, ulong data)
+    {
+        var ev = new EpollEvent { Events = events, Data = data };
+        return EpollCtl(epoll, op, fd, &ev) == 0;
+    }
+
+    /// <summary>Waits for events; returns how many (0 on timeout or signal).</summary>
+    public static int Wait(int epoll, EpollEvent* events, int maxEvents, int timeoutMilliseconds)
+    {
+        var n = EpollWait(epoll, events, maxEvents, timeoutMilliseconds);
+        if (n >= 0)
+        {
+            return n;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == LinuxSockets.EIntr ? 0 : throw new SocketException(errno);
+    }
+
+    /// <summary>
+    /// Opens a non-blocking IPv4 TCP socket with Nagle off and starts connecting it to
+    /// <paramref name="server"/>, optionally from <paramref name="source"/>.
+    /// </summary>
+    /// <returns>The descriptor (connect finished or in progress: wait for EPOLLOUT, then <see cref="PendingError"/>), or -errno.</returns>
+    public static int StartConnect(IPEndPoint server, IPAddress? source)
+    {
+        ArgumentNullException.ThrowIfNull(server);
+        var fd = SocketNative(AfInet, SockStream | SockNonBlock | SockCloExec, 0);
+        if (fd < 0)
+        {
+            return -Marshal.GetLastPInvokeError();
+        }
+
+        LinuxSockets.SetNoDelay(fd);
+        var address = stackalloc byte[16];
+        if (source is not null)
+        {
+            // IP_BIND_ADDRESS_NO_PORT: the port is picked per 4-tuple at connect time, not per
+            // source address at bind time, so one address serves far more connections.
+            var one = 1;
+            _ = SetSockOpt(fd, IpProtoIp, IpBindAddressNoPort, &one, sizeof(int));
+            WriteAddress(address, source, 0);
+            if (Bind(fd, address, 16) != 0)
+            {
+                return FailAndClose(fd);
+            }
+        }
+
+        WriteAddress(address, server.Address, server.Port);
+        if (Connect(fd, address, 16) != 0 && Marshal.GetLastPInvokeError() != EInProgress)
+        {
+            return FailAndClose(fd);
+        }
+
+        return fd;
+    }
+
+    /// <summary>SO_ERROR: 0 once a non-blocking connect has succeeded, else its errno.</summary>
+    public static int PendingError(int fd)
+    {
+        var error = 0;
+        var length = (uint)sizeof(int);
+        return GetSockOpt(fd, SolSocket, SoError, &error, &length) == 0 ? error : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>Closes with RST (SO_LINGER {1, 0}) so no TIME_WAIT piles up between runs.</summary>
+    public static void CloseWithReset(int fd)
+    {
+        var linger = stackalloc int[2] { 1, 0 };
+        _ = SetSockOpt(fd, SolSocket, SoLinger, linger, 2 * sizeof(int));
+        LinuxSockets.Close(fd);
+    }
+
+    private static int FailAndClose(int fd)
+    {
+        var errno = Marshal.GetLastPInvokeError();
+        LinuxSockets.Close(fd);
+        return -errno;
+    }
+
+    // struct sockaddr_in: family (host order), port (network order), address, 8 bytes of zero.
+    private static void WriteAddress(byte* sockaddr, IPAddress address, int port)
+    {
+        new Span<byte>(sockaddr, 16).Clear();
+        sockaddr[0] = AfInet;
+        sockaddr[2] = (byte)(port >> 8);
+        sockaddr[3] = (byte)port;
+        if (!address.TryWriteBytes(new Span<byte>(sockaddr + 4, 4), out _))
+        {
+            throw new ArgumentException("only IPv4 addresses are supported: " + address, nameof(address));
+        }
+    }
+
+    /// <summary>struct epoll_event as the x86-64 kernel lays it out (packed: 4 + 8 bytes).</summary>
+    [StructLayout(LayoutKind.Sequential, Pack = 1)]
+    public struct EpollEvent
+    {
+        /// <summary>EPOLL* readiness bits.</summary>
+        public uint Events;
+
+        /// <summary>The user data given to epoll_ctl.</summary>
+        public ulong Data;
+    }
+
+    [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
+    private static partial int EpollCreate1(int flags);
+
+    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
+    private static partial int EpollCtl(int epoll, int op, int fd, EpollEvent* ev);
+
+    [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
+    private static partial int EpollWait(int epoll, EpollEvent* events, int maxEvents, int timeout);
+
+    [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
+    private static partial int SocketNative(int domain, int type, int protocol);
+
+    [LibraryImport("libc", EntryPoint = "bind", SetLastError = true)]
+    private static partial int Bind(int fd, byte* address, uint length);
+
+    [LibraryImport("libc", EntryPoint = "connect", SetLastError = true)]
+    private static partial int Connect(int fd, byte* address, uint length);
+
+    [LibraryImport("libc", EntryPoint = "setsockopt", SetLastError = true)]
+    private static partial int SetSockOpt(int fd, int level, int name, void* value, uint length);
+
+    [LibraryImport("libc", EntryPoint = "getsockopt", SetLastError = true)]
+    private static partial int GetSockOpt(int fd, int level, int name, void* value, uint* length);
+}
