@@ -17,7 +17,7 @@ public static class BarrierCommand
     public static Command Create()
     {
         var ranks = new Option<int>("--ranks") { Description = "Ranks (connections); the fd limit is 20,000 per process.", DefaultValueFactory = _ => 19_000 };
-        var servers = new Option<string>("--servers") { Description = "Comma-separated: ours, ours-inline, libuv, legacy.", DefaultValueFactory = _ => "ours,libuv" };
+        var servers = new Option<string>("--servers") { Description = "Comma-separated: ours, ours-inline, libuv, legacy, floor (bench/floor/barrier-floor.c, the least any server can do).", DefaultValueFactory = _ => "ours,libuv,floor" };
         var rounds = new Option<int>("--rounds") { Description = "Barriers per server (each on a fresh server); the median is reported.", DefaultValueFactory = _ => 3 };
         var inFlight = new Option<int>("--max-connecting") { Description = "Ranks allowed between connect and their first reply (keeps the accept queue short).", DefaultValueFactory = _ => 1024 };
         var noPin = new Option<bool>("--no-pin") { Description = "Do not pin servers to CPU 0 and the ranks to CPU 1." };
@@ -32,20 +32,25 @@ public static class BarrierCommand
             var pin = !parse.GetValue(noPin);
             var engine = LoadEngineOption.Check(parse.GetValue(engineOption));
             Console.WriteLine($"# {engine.ToString().ToLowerInvariant()} engine");
-            var rows = new List<string>();
-            foreach (var kind in parse.GetValue(servers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            var kinds = parse.GetValue(servers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var results = kinds.ToDictionary(k => k, _ => new List<BarrierResult>());
+            var roundCount = Math.Max(1, parse.GetValue(rounds));
+            for (var r = 0; r < roundCount; r++)
             {
-                var (serverKind, inline) = kind switch
+                // Servers alternate round by round (and the order flips every round), so a noisy
+                // stretch on the shared machine lands on all of them rather than on one.
+                var order = r % 2 == 0 ? kinds : kinds.Reverse().ToArray();
+                foreach (var kind in order)
                 {
-                    "ours" => (ServerKind.Ours, false),
-                    "ours-inline" => (ServerKind.Ours, true),
-                    "libuv" => (ServerKind.LibUv, false),
-                    "legacy" => (ServerKind.Legacy, false),
-                    _ => throw new ArgumentException($"unknown server '{kind}'"),
-                };
-                var results = new List<BarrierResult>();
-                for (var r = 0; r < Math.Max(1, parse.GetValue(rounds)); r++)
-                {
+                    var (serverKind, inline) = kind switch
+                    {
+                        "ours" => (ServerKind.Ours, false),
+                        "ours-inline" => (ServerKind.Ours, true),
+                        "libuv" => (ServerKind.LibUv, false),
+                        "legacy" => (ServerKind.Legacy, false),
+                        "floor" => (ServerKind.Floor, false),
+                        _ => throw new ArgumentException($"unknown server '{kind}'"),
+                    };
                     await using var server = await ServerProcess.StartAsync(serverKind, pin ? 0 : 99, inline, cancellationToken).ConfigureAwait(false);
                     if (pin)
                     {
@@ -54,11 +59,15 @@ public static class BarrierCommand
 
                     var result = await RunAsync(server, n, parse.GetValue(inFlight), engine, cancellationToken).ConfigureAwait(false);
                     Console.WriteLine(Format(server.Name, r, n, result));
-                    results.Add(result);
+                    results[kind].Add(result);
                 }
+            }
 
-                var median = results.OrderBy(x => x.Total).ElementAt(results.Count / 2);
-                rows.Add(string.Create(CultureInfo.InvariantCulture, $"| {results.Count switch { _ => kind }} | {n} | {median.Connected.TotalSeconds:0.00} | {median.Released.TotalSeconds:0.000} | {median.Total.TotalSeconds:0.00} | {median.RssIdleStart / 1048576.0:0.0} | {median.RssIdle / 1048576.0:0.0} | {median.BytesPerIdleConnection:0} | {(median.Failures > 0 ? median.Failures.ToString(CultureInfo.InvariantCulture) : "0")} |"));
+            var rows = new List<string>();
+            foreach (var kind in kinds)
+            {
+                var median = results[kind].OrderBy(x => x.Total).ElementAt(results[kind].Count / 2);
+                rows.Add(string.Create(CultureInfo.InvariantCulture, $"| {kind} | {n} | {median.Connected.TotalSeconds:0.00} | {median.Released.TotalSeconds:0.000} | {median.Total.TotalSeconds:0.00} | {median.RssIdleStart / 1048576.0:0.0} | {median.RssIdle / 1048576.0:0.0} | {median.BytesPerIdleConnection:0} | {(median.Failures > 0 ? median.Failures.ToString(CultureInfo.InvariantCulture) : "0")} |"));
             }
 
             Console.WriteLine();

@@ -15,6 +15,12 @@ public enum ServerKind
 
     /// <summary>PyTorch 2.10's legacy (poll) server, through the shim.</summary>
     Legacy,
+
+    /// <summary>
+    /// bench/floor/barrier-floor.c: the least any server can do for the barrier (VALIDATE, ADD, SET,
+    /// WAIT, PING only), a yardstick for what the sandbox's TCP handshakes cost on their own.
+    /// </summary>
+    Floor,
 }
 
 /// <summary>A server child process pinned to one core, with its port and resident memory.</summary>
@@ -82,6 +88,11 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 start.Environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1";
             }
+        }
+        else if (kind == ServerKind.Floor)
+        {
+            name = "floor (C)";
+            AddCommand(start, [Paths.Floor(), "0"]);
         }
         else
         {
@@ -220,6 +231,29 @@ public static class Paths
         }
 
         return ["dotnet", Path.Combine(AppContext.BaseDirectory, "tcpstore.dll")];
+    }
+
+    /// <summary>The barrier floor server, compiled on demand with the machine's C compiler.</summary>
+    public static string Floor()
+    {
+        var root = RepoRoot();
+        var source = Path.Combine(root, "bench", "floor", "barrier-floor.c");
+        var binary = Path.Combine(root, "bench", "floor", "build", "barrier-floor");
+        if (File.Exists(binary) && File.GetLastWriteTimeUtc(binary) >= File.GetLastWriteTimeUtc(source))
+        {
+            return binary;
+        }
+
+        Directory.CreateDirectory(Path.GetDirectoryName(binary)!);
+        using var build = Process.Start(new ProcessStartInfo("cc", ["-O2", "-o", binary, source]) { UseShellExecute = false })
+            ?? throw new InvalidOperationException("cannot run cc");
+        build.WaitForExit();
+        if (build.ExitCode != 0)
+        {
+            throw new InvalidOperationException("cc failed to build " + source);
+        }
+
+        return binary;
     }
 
     /// <summary>The PyTorch shim, built on demand with native/shim/build.sh.</summary>
