@@ -13,8 +13,8 @@ ROUNDS=${1:-2}; shift || true
 ROWS=("$@"); [ ${#ROWS[@]} -eq 0 ] && ROWS=("get 16 1" "add 256 1" "get 256 16")
 OURS=29641; LIBUV=29642
 taskset -c 0 dotnet "$SRV" serve --port $OURS --host 127.0.0.1 --log-level Warning >/dev/null 2>&1 &
-(sleep 100000 | taskset -c 0 unshare -m bash -c 'printf "hosts: files\n" > /tmp/nss.conf; mount --bind /tmp/nss.conf /etc/nsswitch.conf; exec '"$SHIM"' server --port '$LIBUV' --libuv 1' >/dev/null 2>&1 &)
-trap 'pkill -f "serve --port $OURS"; pkill -f "server --port $LIBUV"' EXIT
+(sleep 100000 | taskset -c 0 unshare -m bash -c 'printf "hosts: files\n" > /tmp/nss.conf; mount --bind /tmp/nss.conf /etc/nsswitch.conf; exec '"$SHIM"' server --port '$LIBUV' --libuv 1' &) >/dev/null 2>&1
+trap 'pkill -f "serve --port $OURS"; pkill -f "server --port $LIBUV"; pkill -f "sleep 100000"' EXIT
 sleep 3
 pid_of() { if [ "$1" = $OURS ]; then pgrep -f "serve --port $OURS"; else pgrep -f "server --port $LIBUV" | tail -1; fi; }
 hz=$(getconf CLK_TCK)
