@@ -17,7 +17,7 @@ public static class BarrierCommand
     public static Command Create()
     {
         var ranks = new Option<int>("--ranks") { Description = "Ranks (connections); the fd limit is 20,000 per process.", DefaultValueFactory = _ => 19_000 };
-        var servers = new Option<string>("--servers") { Description = "Comma-separated: ours, ours-inline, libuv, legacy, floor (bench/floor/barrier-floor.c, the least any server can do).", DefaultValueFactory = _ => "ours,libuv,floor" };
+        var servers = new Option<string>("--servers") { Description = "Comma-separated: ours, ours-sockets (the .NET-sockets transport), libuv, legacy, floor (bench/floor/barrier-floor.c, the least any server can do).", DefaultValueFactory = _ => "ours,libuv,floor" };
         var rounds = new Option<int>("--rounds") { Description = "Barriers per server (each on a fresh server); the median is reported.", DefaultValueFactory = _ => 3 };
         var inFlight = new Option<int>("--max-connecting") { Description = "Ranks allowed between connect and their first reply (keeps the accept queue short).", DefaultValueFactory = _ => 1024 };
         var noPin = new Option<bool>("--no-pin") { Description = "Do not pin servers to CPU 0 and the ranks to CPU 1." };
@@ -42,16 +42,16 @@ public static class BarrierCommand
                 var order = r % 2 == 0 ? kinds : kinds.Reverse().ToArray();
                 foreach (var kind in order)
                 {
-                    var (serverKind, inline) = kind switch
+                    var (serverKind, sockets) = kind switch
                     {
                         "ours" => (ServerKind.Ours, false),
-                        "ours-inline" => (ServerKind.Ours, true),
+                        "ours-sockets" => (ServerKind.Ours, true),
                         "libuv" => (ServerKind.LibUv, false),
                         "legacy" => (ServerKind.Legacy, false),
                         "floor" => (ServerKind.Floor, false),
                         _ => throw new ArgumentException($"unknown server '{kind}'"),
                     };
-                    await using var server = await ServerProcess.StartAsync(serverKind, pin ? 0 : 99, inline, cancellationToken).ConfigureAwait(false);
+                    await using var server = await ServerProcess.StartAsync(serverKind, pin ? 0 : 99, sockets, cancellationToken).ConfigureAwait(false);
                     if (pin)
                     {
                         CpuAffinity.PinProcess(1);

@@ -15,7 +15,7 @@ public static class LoadCommand
     public static Command Create()
     {
         var workloads = new Option<string>("--workloads") { Description = "Space-separated op:connections:depth rows (op: get|set|add|mixed).", DefaultValueFactory = _ => Workload.DefaultTable };
-        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-inline, libuv, legacy.", DefaultValueFactory = _ => "ours,ours-inline,libuv" };
+        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), libuv, legacy.", DefaultValueFactory = _ => "ours,libuv" };
         var target = new Option<string?>("--target") { Description = "Measure an already running server at host:port instead of starting any." };
         var seconds = new Option<double>("--seconds") { Description = "Timed phase per run.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "Warm-up per run (not counted).", DefaultValueFactory = _ => 1 };
@@ -73,15 +73,15 @@ public static class LoadCommand
         {
             foreach (var kind in kinds)
             {
-                var (serverKind, inline) = kind switch
+                var (serverKind, sockets) = kind switch
                 {
                     "ours" => (ServerKind.Ours, false),
-                    "ours-inline" => (ServerKind.Ours, true),
+                    "ours-sockets" => (ServerKind.Ours, true),
                     "libuv" => (ServerKind.LibUv, false),
                     "legacy" => (ServerKind.Legacy, false),
-                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-inline, libuv, legacy)"),
+                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, libuv, legacy)"),
                 };
-                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, inline, cancellationToken).ConfigureAwait(false));
+                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken).ConfigureAwait(false));
                 Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}");
             }
 

@@ -60,7 +60,7 @@ public sealed class ServerProcess : IAsyncDisposable
     }
 
     /// <summary>Starts a server on an ephemeral port, pinned to <paramref name="cpu"/>, and waits for its listening line.</summary>
-    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool inlineCompletions, CancellationToken cancellationToken)
+    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool socketsTransport, CancellationToken cancellationToken)
     {
         var start = new ProcessStartInfo
         {
@@ -77,16 +77,17 @@ public sealed class ServerProcess : IAsyncDisposable
         string name;
         if (kind == ServerKind.Ours)
         {
-            name = inlineCompletions ? "ours (inline)" : "ours";
+            name = socketsTransport ? "ours (sockets)" : "ours";
             AddCommand(start, Paths.OurServer());
             foreach (var arg in new[] { "serve", "--port", "0", "--host", "127.0.0.1", "--log-level", "Warning" })
             {
                 start.ArgumentList.Add(arg);
             }
 
-            if (inlineCompletions)
+            if (socketsTransport)
             {
-                start.Environment["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1";
+                start.ArgumentList.Add("--transport");
+                start.ArgumentList.Add("sockets");
             }
         }
         else if (kind == ServerKind.Floor)
