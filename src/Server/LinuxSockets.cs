@@ -29,6 +29,16 @@ internal static unsafe partial class LinuxSockets
     private const ushort AfInet = 2;
     private const ushort AfInet6 = 10;
 
+    /// <summary>A log-friendly name for the errno values the transport reacts to.</summary>
+    public static string Describe(int errno) => errno switch
+    {
+        EMFile => "EMFILE (the process is out of file descriptors; raise ulimit -n)",
+        ENFile => "ENFILE (the system is out of file descriptors)",
+        ENoBufs => "ENOBUFS (out of socket buffer memory)",
+        ENoMem => "ENOMEM (out of kernel memory)",
+        _ => "errno " + errno,
+    };
+
     /// <summary>Receives into <paramref name="buffer"/>; returns bytes (0 at end of stream) or -errno.</summary>
     public static int Receive(int fd, Span<byte> buffer)
     {

@@ -253,11 +253,12 @@ public sealed class TcpStoreServer : IAsyncDisposable
             {
                 break;
             }
-            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable or SocketError.ConnectionAborted or SocketError.ConnectionReset)
+            catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
             {
-                // Out of descriptors: back off briefly instead of spinning or dying, and log at most
-                // once a second (this repeats every 10 ms for as long as descriptors stay exhausted).
-                WarnAcceptFailure(ex.SocketErrorCode.ToString());
+                // Out of descriptors (or any other accept failure): back off briefly instead of
+                // spinning or ending the accept loop, and log at most once a second (this repeats
+                // every 10 ms for as long as descriptors stay exhausted).
+                WarnAcceptFailure(ex is SocketException socketError ? socketError.SocketErrorCode.ToString() : ex.GetType().Name + ": " + ex.Message);
                 await Task.Delay(10).ConfigureAwait(false);
                 continue;
             }
@@ -314,7 +315,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
 
                 if (errno is LinuxSockets.EMFile or LinuxSockets.ENFile or LinuxSockets.ENoBufs or LinuxSockets.ENoMem)
                 {
-                    WarnAcceptFailure("errno " + errno);
+                    WarnAcceptFailure(LinuxSockets.Describe(errno));
                     loops[0].PauseAccepting();
                     return;
                 }
