@@ -88,12 +88,12 @@ public sealed unsafe class EpollBarrier
 
     private RendezvousTimes Run()
     {
-        _epoll = NativeSockets.CreateEpoll();
+        _epoll = Epoll.Create();
         var next = 0;
         TimeSpan total;
         try
         {
-            var events = stackalloc NativeSockets.EpollEvent[MaxEvents];
+            var events = stackalloc Epoll.Event[MaxEvents];
             _clock.Start();
             while (_finished < _ranks)
             {
@@ -109,7 +109,7 @@ public sealed unsafe class EpollBarrier
                     break;
                 }
 
-                var count = NativeSockets.Wait(_epoll, events, MaxEvents, WaitMilliseconds);
+                var count = Epoll.Wait(_epoll, events, MaxEvents, WaitMilliseconds);
                 for (var e = 0; e < count; e++)
                 {
                     Dispatch((int)events[e].Data, events[e].Events);
@@ -159,7 +159,7 @@ public sealed unsafe class EpollBarrier
 
         _fds[rank] = fd;
         _states[rank] = RankState.Connecting;
-        if (!NativeSockets.Control(_epoll, NativeSockets.EpollCtlAdd, fd, NativeSockets.EpollOut, (ulong)rank))
+        if (!Epoll.Control(_epoll, Epoll.CtlAdd, fd, Epoll.Out, (ulong)rank))
         {
             Fail(rank);
         }
@@ -180,7 +180,7 @@ public sealed unsafe class EpollBarrier
                 break;
             case RankState.Released:
                 // Nothing more is expected; stop a level-triggered descriptor from waking the loop.
-                _ = NativeSockets.Control(_epoll, NativeSockets.EpollCtlDel, _fds[rank], 0, 0);
+                _ = Epoll.Control(_epoll, Epoll.CtlDel, _fds[rank], 0, 0);
                 break;
             default:
                 break;
@@ -199,7 +199,7 @@ public sealed unsafe class EpollBarrier
 
         _lastConnectedTicks = Math.Max(_lastConnectedTicks, _clock.ElapsedTicks);
         if (!SendAll(fd, _frames.ValidateAndAdd)
-            || !NativeSockets.Control(_epoll, NativeSockets.EpollCtlMod, fd, NativeSockets.EpollIn, (ulong)rank))
+            || !Epoll.Control(_epoll, Epoll.CtlMod, fd, Epoll.In, (ulong)rank))
         {
             Fail(rank);
             return;

@@ -82,13 +82,13 @@ public sealed unsafe class EpollLoadEngine
 
     private void Run()
     {
-        _epoll = NativeSockets.CreateEpoll();
+        _epoll = Epoll.Create();
         try
         {
             _active = _loops.Length;
             for (var i = 0; i < _loops.Length; i++)
             {
-                if (!NativeSockets.Control(_epoll, NativeSockets.EpollCtlAdd, _fds[i], NativeSockets.EpollIn, (ulong)i))
+                if (!Epoll.Control(_epoll, Epoll.CtlAdd, _fds[i], Epoll.In, (ulong)i))
                 {
                     Fail(i, "epoll_ctl: " + Marshal.GetPInvokeErrorMessage(Marshal.GetLastPInvokeError()));
                     continue;
@@ -98,10 +98,10 @@ public sealed unsafe class EpollLoadEngine
                 Flush(i);
             }
 
-            var events = stackalloc NativeSockets.EpollEvent[MaxEvents];
+            var events = stackalloc Epoll.Event[MaxEvents];
             while (_active > 0)
             {
-                var count = NativeSockets.Wait(_epoll, events, MaxEvents, WaitMilliseconds);
+                var count = Epoll.Wait(_epoll, events, MaxEvents, WaitMilliseconds);
                 for (var e = 0; e < count; e++)
                 {
                     Dispatch((int)events[e].Data, events[e].Events);
@@ -126,12 +126,12 @@ public sealed unsafe class EpollLoadEngine
             return;
         }
 
-        if ((ready & NativeSockets.EpollOut) != 0 && _watchingWritable[i])
+        if ((ready & Epoll.Out) != 0 && _watchingWritable[i])
         {
             Flush(i);
         }
 
-        if (!_finished[i] && (ready & (NativeSockets.EpollIn | NativeSockets.EpollErr | NativeSockets.EpollHup)) != 0)
+        if (!_finished[i] && (ready & (Epoll.In | Epoll.Err | Epoll.Hup)) != 0)
         {
             OnReadable(i);
         }
@@ -204,8 +204,8 @@ public sealed unsafe class EpollLoadEngine
         if (pending != _watchingWritable[i])
         {
             _watchingWritable[i] = pending;
-            var events = NativeSockets.EpollIn | (pending ? NativeSockets.EpollOut : 0);
-            _ = NativeSockets.Control(_epoll, NativeSockets.EpollCtlMod, _fds[i], events, (ulong)i);
+            var events = Epoll.In | (pending ? Epoll.Out : 0);
+            _ = Epoll.Control(_epoll, Epoll.CtlMod, _fds[i], events, (ulong)i);
         }
     }
 
@@ -230,7 +230,7 @@ public sealed unsafe class EpollLoadEngine
     // would otherwise wake the loop over and over while the others drain.
     private void Finish(int i)
     {
-        _ = NativeSockets.Control(_epoll, NativeSockets.EpollCtlDel, _fds[i], 0, 0);
+        _ = Epoll.Control(_epoll, Epoll.CtlDel, _fds[i], 0, 0);
         _finished[i] = true;
         _active--;
     }

@@ -7,19 +7,12 @@ namespace TcpStore.Bench.Load;
 
 /// <summary>
 /// The Linux calls the epoll engines make beyond the server's <see cref="LinuxSockets"/>
-/// (which they reuse for recv, send and close): epoll itself, and the socket, bind, connect and
+/// (which they reuse for recv, send and close) and <see cref="Epoll"/>: the socket, bind, connect and
 /// option calls of opening a connection without a <see cref="Socket"/>. x86-64 only, where
 /// epoll_event is packed to 12 bytes.
 /// </summary>
 internal static unsafe partial class NativeSockets
 {
-    public const uint EpollIn = 0x001;
-    public const uint EpollOut = 0x004;
-    public const uint EpollErr = 0x008;
-    public const uint EpollHup = 0x010;
-    public const int EpollCtlAdd = 1;
-    public const int EpollCtlDel = 2;
-    public const int EpollCtlMod = 3;
     public const int EInProgress = 115;
 
     private const int AfInet = 2;
@@ -33,34 +26,7 @@ internal static unsafe partial class NativeSockets
     private const int IpBindAddressNoPort = 24;
 
     /// <summary>Whether the epoll engines can run here.</summary>
-    public static bool IsSupported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
-
-    /// <summary>A close-on-exec epoll instance.</summary>
-    public static int CreateEpoll()
-    {
-        var fd = EpollCreate1(SockCloExec);
-        return fd >= 0 ? fd : throw new SocketException(Marshal.GetLastPInvokeError());
-    }
-
-    /// <summary>epoll_ctl with <paramref name="data"/> as the event's user data; false on failure.</summary>
-    public static bool Control(int epoll, int op, int fd, uint events, ulong data)
-    {
-        var ev = new EpollEvent { Events = events, Data = data };
-        return EpollCtl(epoll, op, fd, &ev) == 0;
-    }
-
-    /// <summary>Waits for events; returns how many (0 on timeout or signal).</summary>
-    public static int Wait(int epoll, EpollEvent* events, int maxEvents, int timeoutMilliseconds)
-    {
-        var n = EpollWait(epoll, events, maxEvents, timeoutMilliseconds);
-        if (n >= 0)
-        {
-            return n;
-        }
-
-        var errno = Marshal.GetLastPInvokeError();
-        return errno == LinuxSockets.EIntr ? 0 : throw new SocketException(errno);
-    }
+    public static bool IsSupported => Epoll.IsSupported;
 
     /// <summary>
     /// Opens a non-blocking IPv4 TCP socket with Nagle off and starts connecting it to
@@ -136,25 +102,7 @@ internal static unsafe partial class NativeSockets
         }
     }
 
-    /// <summary>struct epoll_event as the x86-64 kernel lays it out (packed: 4 + 8 bytes).</summary>
-    [StructLayout(LayoutKind.Sequential, Pack = 1)]
-    public struct EpollEvent
-    {
-        /// <summary>EPOLL* readiness bits.</summary>
-        public uint Events;
 
-        /// <summary>The user data given to epoll_ctl.</summary>
-        public ulong Data;
-    }
-
-    [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
-    private static partial int EpollCreate1(int flags);
-
-    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-    private static partial int EpollCtl(int epoll, int op, int fd, EpollEvent* ev);
-
-    [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
-    private static partial int EpollWait(int epoll, EpollEvent* events, int maxEvents, int timeout);
 
     [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
     private static partial int SocketNative(int domain, int type, int protocol);

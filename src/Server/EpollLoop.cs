@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
 namespace TcpStore.Server;
@@ -17,16 +16,8 @@ namespace TcpStore.Server;
 /// through a queue and an eventfd when it runs elsewhere. A barrier's release therefore costs one
 /// send per rank and no thread hand-off, as in an event-loop server written in C.
 /// </remarks>
-internal sealed unsafe partial class EpollLoop : IDisposable
+internal sealed unsafe class EpollLoop : IDisposable
 {
-    private const int EpollCtlAdd = 1;
-    private const int EpollCtlDel = 2;
-    private const int EpollCtlMod = 3;
-    private const uint EpollIn = 0x001;
-    private const uint EpollOut = 0x004;
-    private const uint EpollErr = 0x008;
-    private const uint EpollHup = 0x010;
-    private const uint EpollRdHup = 0x2000;
     private const int MaxEvents = 256;
     private const int WaitMilliseconds = 200;
     private const int AcceptPauseMilliseconds = 10;
@@ -52,20 +43,15 @@ internal sealed unsafe partial class EpollLoop : IDisposable
 
     public EpollLoop(int index)
     {
-        _epoll = EpollCreate1(0x80000 /* EPOLL_CLOEXEC */);
-        if (_epoll < 0)
-        {
-            throw new SocketException(Marshal.GetLastPInvokeError());
-        }
-
+        _epoll = Epoll.Create();
         _eventFd = LinuxSockets.CreateEventFd();
-        Control(EpollCtlAdd, _eventFd, EpollIn, SignalKey);
+        Control(Epoll.CtlAdd, _eventFd, Epoll.In, SignalKey);
         _thread = new Thread(Run) { IsBackground = true, Name = $"tcpstore-epoll-{index}" };
         _thread.Start();
     }
 
     /// <summary>Whether this transport can run here (Linux on x86-64, where epoll_event is packed).</summary>
-    public static bool IsSupported => OperatingSystem.IsLinux() && RuntimeInformation.ProcessArchitecture == Architecture.X64;
+    public static bool IsSupported => Epoll.IsSupported;
 
     /// <summary>
     /// Watches a non-blocking listening socket; <paramref name="acceptReady"/> runs on this loop's
@@ -75,7 +61,7 @@ internal sealed unsafe partial class EpollLoop : IDisposable
     {
         _acceptReady = acceptReady;
         _listenFd = listenFd;
-        Control(EpollCtlAdd, listenFd, EpollIn, ListenerKey);
+        Control(Epoll.CtlAdd, listenFd, Epoll.In, ListenerKey);
     }
 
     /// <summary>
@@ -87,7 +73,7 @@ internal sealed unsafe partial class EpollLoop : IDisposable
     {
         if (_acceptResumeAt == 0)
         {
-            _ = EpollCtl(_epoll, EpollCtlDel, _listenFd, null);
+            _ = Control(Epoll.CtlDel, _listenFd, 0, 0);
         }
 
         _acceptResumeAt = Environment.TickCount64 + AcceptPauseMilliseconds;
@@ -99,7 +85,7 @@ internal sealed unsafe partial class EpollLoop : IDisposable
         var id = Interlocked.Increment(ref _nextId);
         connection.Id = id;
         _connections[id] = connection;
-        if (!Control(EpollCtlAdd, connection.Fd, EpollIn | EpollRdHup, (ulong)id))
+        if (!Control(Epoll.CtlAdd, connection.Fd, Epoll.In | Epoll.RdHup, (ulong)id))
         {
             connection.Close(CloseReason.SocketError, "epoll_ctl: errno " + Marshal.GetLastPInvokeError());
         }
@@ -108,8 +94,8 @@ internal sealed unsafe partial class EpollLoop : IDisposable
     /// <summary>Adds or removes write readiness for a connection whose send is waiting (loop thread).</summary>
     public void WatchWritable(EpollConnection connection, bool writable)
     {
-        var events = EpollIn | EpollRdHup | (writable ? EpollOut : 0);
-        _ = Control(EpollCtlMod, connection.Fd, events, (ulong)connection.Id);
+        var events = Epoll.In | Epoll.RdHup | (writable ? Epoll.Out : 0);
+        _ = Control(Epoll.CtlMod, connection.Fd, events, (ulong)connection.Id);
     }
 
     /// <summary>
@@ -170,21 +156,17 @@ internal sealed unsafe partial class EpollLoop : IDisposable
         }
     }
 
-    private bool Control(int op, int fd, uint events, ulong key)
-    {
-        var ev = new EpollEvent { Events = events, Data = key };
-        return EpollCtl(_epoll, op, fd, &ev) == 0;
-    }
+    private bool Control(int op, int fd, uint events, ulong key) => Epoll.Control(_epoll, op, fd, events, key);
 
     private void Run()
     {
         _threadId = Environment.CurrentManagedThreadId;
         var scratch = GC.AllocateUninitializedArray<byte>(ScratchSize, pinned: true);
-        var events = stackalloc EpollEvent[MaxEvents];
+        var events = stackalloc Epoll.Event[MaxEvents];
         while (!_stopping)
         {
             var timeout = _acceptResumeAt != 0 ? AcceptPauseMilliseconds : WaitMilliseconds;
-            var count = EpollWait(_epoll, events, MaxEvents, timeout);
+            var count = Epoll.Wait(_epoll, events, MaxEvents, timeout);
             for (var i = 0; i < count; i++)
             {
                 Dispatch(events[i].Data, events[i].Events, scratch);
@@ -195,7 +177,7 @@ internal sealed unsafe partial class EpollLoop : IDisposable
             if (_acceptResumeAt != 0 && Environment.TickCount64 >= _acceptResumeAt)
             {
                 _acceptResumeAt = 0;
-                Control(EpollCtlAdd, _listenFd, EpollIn, ListenerKey);
+                Control(Epoll.CtlAdd, _listenFd, Epoll.In, ListenerKey);
             }
         }
     }
@@ -226,12 +208,12 @@ internal sealed unsafe partial class EpollLoop : IDisposable
 
         try
         {
-            if ((ready & (EpollOut | EpollErr | EpollHup)) != 0)
+            if ((ready & (Epoll.Out | Epoll.Err | Epoll.Hup)) != 0)
             {
                 connection.OnWritable();
             }
 
-            if ((ready & (EpollIn | EpollRdHup | EpollErr | EpollHup)) != 0)
+            if ((ready & (Epoll.In | Epoll.RdHup | Epoll.Err | Epoll.Hup)) != 0)
             {
                 connection.OnReadable(scratch);
             }
@@ -275,20 +257,4 @@ internal sealed unsafe partial class EpollLoop : IDisposable
 
         _flushes.Clear();
     }
-
-    [StructLayout(LayoutKind.Sequential, Pack = 1)]
-    private struct EpollEvent
-    {
-        public uint Events;
-        public ulong Data;
-    }
-
-    [LibraryImport("libc", EntryPoint = "epoll_create1", SetLastError = true)]
-    private static partial int EpollCreate1(int flags);
-
-    [LibraryImport("libc", EntryPoint = "epoll_ctl", SetLastError = true)]
-    private static partial int EpollCtl(int epoll, int op, int fd, EpollEvent* ev);
-
-    [LibraryImport("libc", EntryPoint = "epoll_wait", SetLastError = true)]
-    private static partial int EpollWait(int epoll, EpollEvent* events, int maxEvents, int timeout);
 }
