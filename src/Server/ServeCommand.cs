@@ -23,8 +23,8 @@ internal static class ServeCommand
         var maxBuffered = new Option<long>("--max-buffered-bytes") { Description = "Most bytes one connection may hold (unread input + unsent output).", DefaultValueFactory = _ => 64L * 1024 * 1024 };
         var waitReport = new Option<double>("--wait-report-seconds") { Description = "Log the keys that connections wait for every N seconds while any do (0 = never).", DefaultValueFactory = _ => 30 };
         var warningsPerSecond = new Option<int>("--warnings-per-second") { Description = "Most close warnings logged per second for each reason; the rest are counted and summarized.", DefaultValueFactory = _ => new TcpStoreServerOptions().WarningsPerSecond };
-        var transport = new Option<ServerTransport>("--transport") { Description = "I/O layer: Sockets (.NET socket engine) or Epoll (one epoll loop per core; Linux x86-64).", DefaultValueFactory = _ => ServerTransport.Epoll };
-        var loops = new Option<int>("--loops") { Description = "Epoll transport: event loop threads; 0 = one per processor this process may use.", DefaultValueFactory = _ => 0 };
+        var transport = new Option<ServerTransport>("--transport") { Description = "I/O layer: Sockets (.NET socket engine) or Epoll (our own epoll loops, see --loops; Linux x86-64).", DefaultValueFactory = _ => ServerTransport.Epoll };
+        var loops = new Option<int>("--loops") { Description = "Epoll transport: event loop threads; 0 = one per two processors this process may use (at least one).", DefaultValueFactory = _ => 0 };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level logged to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 
         var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.")

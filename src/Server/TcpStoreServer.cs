@@ -83,7 +83,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
             // Linux (and gVisor) copy TCP_NODELAY from the listener to each accepted socket, which
             // saves a setsockopt per connection; the first accept checks that it really was copied.
             _listener.NoDelay = true;
-            _loops = new EpollLoop[_options.EventLoops > 0 ? _options.EventLoops : Environment.ProcessorCount];
+            _loops = new EpollLoop[_options.EventLoops > 0 ? _options.EventLoops : TcpStoreServerOptions.DefaultEventLoops];
             for (var i = 0; i < _loops.Length; i++)
             {
                 _loops[i] = new EpollLoop(i);
