@@ -196,6 +196,14 @@ public sealed class Session : Waiter, IDisposable
     /// <returns>False when there is other output (use <see cref="TakeOutput"/>) or nothing at all.</returns>
     public bool TryTakeWakesOnly(out int count)
     {
+        // Every flush asks, and almost always there are none: skip the lock then. A wake-up racing
+        // past this check is not lost; the caller's TakeOutput writes it out with the rest.
+        if (Volatile.Read(ref _idleWakes) == 0)
+        {
+            count = 0;
+            return false;
+        }
+
         lock (OutputLock)
         {
             count = _disposed ? 0 : _idleWakes;
