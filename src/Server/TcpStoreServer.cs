@@ -263,10 +263,9 @@ public sealed class TcpStoreServer : IAsyncDisposable
                 continue;
             }
 
-            if (_connections.Count >= _options.MaxConnections)
+            if (AtConnectionLimit)
             {
-                Metrics.OnClosed(CloseReason.ConnectionLimit, wasActive: false);
-                _warnings.Warn(CloseReason.ConnectionLimit, SafePeer(socket), $"limit {_options.MaxConnections}");
+                RefuseOverLimit(SafePeer(socket));
                 socket.Dispose();
                 continue;
             }
@@ -283,8 +282,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
             }
 
             var connection = new SocketConnection(this, socket, Store, limits, _options.MaxBufferedBytesPerConnection);
-            _connections.TryAdd(connection, 0);
-            Metrics.OnAccepted();
+            Admit(connection);
             if (_stopping.IsCancellationRequested)
             {
                 connection.Close(CloseReason.ServerStopping, "server stopping");
@@ -324,10 +322,9 @@ public sealed class TcpStoreServer : IAsyncDisposable
                 continue;
             }
 
-            if (_connections.Count >= _options.MaxConnections)
+            if (AtConnectionLimit)
             {
-                Metrics.OnClosed(CloseReason.ConnectionLimit, wasActive: false);
-                _warnings.Warn(CloseReason.ConnectionLimit, LinuxSockets.PeerName(fd), $"limit {_options.MaxConnections}");
+                RefuseOverLimit(LinuxSockets.PeerName(fd));
                 LinuxSockets.Close(fd);
                 continue;
             }
@@ -344,10 +341,25 @@ public sealed class TcpStoreServer : IAsyncDisposable
 
             var loop = loops[_nextLoop++ % loops.Length];
             var connection = new EpollConnection(this, fd, loop, Store, limits, _options.MaxBufferedBytesPerConnection);
-            _connections.TryAdd(connection, 0);
-            Metrics.OnAccepted();
+            Admit(connection);
             loop.Add(connection);
         }
+    }
+
+    private bool AtConnectionLimit => _connections.Count >= _options.MaxConnections;
+
+    // Both transports: a connection accepted past --max-connections is counted, logged and closed.
+    private void RefuseOverLimit(string peer)
+    {
+        Metrics.OnClosed(CloseReason.ConnectionLimit, wasActive: false);
+        _warnings.Warn(CloseReason.ConnectionLimit, peer, $"limit {_options.MaxConnections}");
+    }
+
+    // Both transports: an accepted connection is tracked (for stopping) and counted.
+    private void Admit(Connection connection)
+    {
+        _connections.TryAdd(connection, 0);
+        Metrics.OnAccepted();
     }
 
     // Out of descriptors (or kernel memory): log at most once a second, since this repeats every
