@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using System.Net.Sockets;
 using System.Text;
 using TcpStore.Tests.Support;
 
@@ -23,7 +22,7 @@ public sealed class DescriptorExhaustionTests
     {
         using var process = StartWithFdLimit(FdLimit, "serve", "--port", "0", "--host", "127.0.0.1", "--wait-report-seconds", "0");
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
-        var clients = new List<Socket>();
+        var clients = new List<RawClient>();
         try
         {
             var line = await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask().WaitAsync(TimeSpan.FromSeconds(30));
@@ -33,18 +32,16 @@ public sealed class DescriptorExhaustionTests
             // the first hundred or so before it runs out of descriptors.
             for (var i = 0; i < Offered; i++)
             {
-                var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-                await socket.ConnectAsync("127.0.0.1", port, TestContext.Current.CancellationToken);
-                clients.Add(socket);
+                clients.Add(await RawClient.ConnectAsync(port, validate: false));
             }
 
             // An early connection was accepted and is served while accept keeps failing.
-            await SendAsync(clients[0], RawClient.Set("/early", "e").Concat(RawClient.Get("/early")).ToArray(), validate: true);
-            Assert.Equal("e", Encoding.ASCII.GetString(await ReadBlobAsync(clients[0])));
+            await clients[0].SendAsync([.. RawClientFrames.Validate(), .. RawClient.Set("/early", "e"), .. RawClient.Get("/early")]);
+            Assert.Equal("e", Encoding.ASCII.GetString(await clients[0].ReadBlobAsync()));
 
             // The last connection waits in the backlog; its request is answered once descriptors free up.
             var last = clients[^1];
-            await SendAsync(last, RawClient.Get("/early"), validate: true);
+            await last.SendAsync([.. RawClientFrames.Validate(), .. RawClient.Get("/early")]);
             await Task.Delay(300, TestContext.Current.CancellationToken);
             Assert.False(process.HasExited);
             for (var i = 1; i < Offered - 1; i++)
@@ -52,11 +49,11 @@ public sealed class DescriptorExhaustionTests
                 clients[i].Dispose();
             }
 
-            Assert.Equal("e", Encoding.ASCII.GetString(await ReadBlobAsync(last)));
+            Assert.Equal("e", Encoding.ASCII.GetString(await last.ReadBlobAsync()));
 
             // The first connection is still intact, and the server still takes new connections.
-            await SendAsync(clients[0], RawClient.Get("/early"), validate: false);
-            Assert.Equal("e", Encoding.ASCII.GetString(await ReadBlobAsync(clients[0])));
+            await clients[0].SendAsync(RawClient.Get("/early"));
+            Assert.Equal("e", Encoding.ASCII.GetString(await clients[0].ReadBlobAsync()));
             using var fresh = await RawClient.ConnectAsync(port);
             await fresh.SendAsync(RawClient.Get("/early"));
             Assert.Equal("e", Encoding.ASCII.GetString(await fresh.ReadBlobAsync()));
@@ -77,41 +74,6 @@ public sealed class DescriptorExhaustionTests
         }
 
         Assert.Contains("accept failed", await stderr, StringComparison.Ordinal);
-    }
-
-    private static async Task SendAsync(Socket socket, byte[] request, bool validate)
-    {
-        var bytes = validate ? RawClientFrames.Validate().Concat(request).ToArray() : request;
-        var sent = 0;
-        while (sent < bytes.Length)
-        {
-            sent += await socket.SendAsync(bytes.AsMemory(sent), SocketFlags.None);
-        }
-    }
-
-    private static async Task<byte[]> ReadBlobAsync(Socket socket)
-    {
-        var header = await ReadExactlyAsync(socket, 8);
-        return await ReadExactlyAsync(socket, checked((int)BitConverter.ToInt64(header)));
-    }
-
-    private static async Task<byte[]> ReadExactlyAsync(Socket socket, int count)
-    {
-        var buffer = new byte[count];
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(15));
-        var read = 0;
-        while (read < count)
-        {
-            var n = await socket.ReceiveAsync(buffer.AsMemory(read), SocketFlags.None, timeout.Token);
-            if (n == 0)
-            {
-                throw new EndOfStreamException($"closed after {read} of {count} bytes");
-            }
-
-            read += n;
-        }
-
-        return buffer;
     }
 
     private static Process StartWithFdLimit(int limit, params string[] arguments)
