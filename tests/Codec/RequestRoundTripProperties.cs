@@ -38,15 +38,17 @@ public sealed class RequestRoundTripProperties
         Check.One(Runs, property);
     }
 
+    // Several requests back to back, with the points where the stream is cut into reads.
+    private static Gen<(List<WireRequest> Requests, byte[] Bytes, int[] Cuts)> PipelinedStreams =>
+        from requests in Gen.NonEmptyListOf(WireGenerators.Request)
+        let bytes = Concat(requests)
+        from cuts in WireGenerators.SplitPoints(bytes.Length)
+        select (requests, bytes, cuts);
+
     [Fact]
     public void A_pipelined_stream_cut_anywhere_decodes_to_the_same_requests_in_order()
     {
-        var streams =
-            from requests in Gen.NonEmptyListOf(WireGenerators.Request)
-            let bytes = Concat(requests)
-            from cuts in WireGenerators.SplitPoints(bytes.Length)
-            select (requests, bytes, cuts);
-        var property = Prop.ForAll(streams.ToArbitrary(), sample =>
+        var property = Prop.ForAll(PipelinedStreams.ToArbitrary(), sample =>
         {
             var (requests, bytes, cuts) = sample;
             var decoded = ReceiveLikeAConnection(ChunkedSequence.Split(bytes, cuts), requests);
@@ -58,12 +60,7 @@ public sealed class RequestRoundTripProperties
     [Fact]
     public void The_sequence_overload_decodes_frames_that_span_segments()
     {
-        var streams =
-            from requests in Gen.NonEmptyListOf(WireGenerators.Request)
-            let bytes = Concat(requests)
-            from cuts in WireGenerators.SplitPoints(bytes.Length)
-            select (requests, bytes, cuts);
-        var property = Prop.ForAll(streams.ToArbitrary(), sample =>
+        var property = Prop.ForAll(PipelinedStreams.ToArbitrary(), sample =>
         {
             var (requests, bytes, cuts) = sample;
             var sequence = ChunkedSequence.From(ChunkedSequence.Split(bytes, cuts));
