@@ -3,10 +3,10 @@
 # libuv server side by side: each pinned to CPU 0, stload pinned to CPU 1, alternating rounds.
 # The utime/stime deltas of the server process (/proc/PID/stat) over a timed stload run, divided by
 # the requests it completed. `perf` cannot sample inside gVisor; this is the profile that works here.
-# Usage (repo root, after `dotnet build -c Release src/Server` and building stload):
+# Usage (repo root, after `dotnet build -c Release src/Cli` and building stload):
 #   STLOAD=/path/to/stload bench/cpu-per-op.sh [rounds] ["op conns depth" ...]
 set -u
-SRV=${SRV:-src/Server/bin/Release/net10.0/tcpstore.dll}
+SRV=${SRV:-src/Cli/bin/Release/net10.0/tcpstore.dll}
 SHIM=${SHIM:-native/shim/build/tcpstore-shim}
 STLOAD=${STLOAD:-./stload}
 ROUNDS=${1:-2}; shift || true

@@ -5,7 +5,7 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 shim="${TCPSTORE_SHIM:-$root/native/shim/build/tcpstore-shim}"
-server_dll="$root/src/Server/bin/Release/net10.0/tcpstore.dll"
+server_dll="$root/src/Cli/bin/Release/net10.0/tcpstore.dll"
 fuzz_dll="$root/fuzz/bin/Release/net10.0/TcpStore.Fuzz.dll"
 out="$root/fuzz/corpus/pytorch"
 work="$(mktemp -d)"

@@ -2,7 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Net;
 using TcpStore.Codec;
-using TcpStore.Server;
+using TcpStore.Server.Linux;
 
 namespace TcpStore.Bench.Load;
 
@@ -130,7 +130,7 @@ public sealed unsafe class EpollBarrier
             {
                 if (_states[r] != RankState.Failed)
                 {
-                    NativeSockets.CloseWithReset(_fds[r]);
+                    LinuxClientSockets.CloseWithReset(_fds[r]);
                 }
             }
 
@@ -147,7 +147,7 @@ public sealed unsafe class EpollBarrier
     private void Start(int rank)
     {
         _connecting++;
-        var fd = NativeSockets.StartConnect(_server, LoadRunner.SourceAddress(rank, _ranks));
+        var fd = LinuxClientSockets.StartConnect(_server, LoadRunner.SourceAddress(rank, _ranks));
         if (fd < 0)
         {
             _states[rank] = RankState.Failed;
@@ -191,7 +191,7 @@ public sealed unsafe class EpollBarrier
     private void OnConnected(int rank)
     {
         var fd = _fds[rank];
-        if (NativeSockets.PendingError(fd) != 0)
+        if (LinuxClientSockets.PendingError(fd) != 0)
         {
             Fail(rank);
             return;
@@ -290,7 +290,7 @@ public sealed unsafe class EpollBarrier
         }
 
         // Closing also takes the descriptor out of the epoll set.
-        NativeSockets.CloseWithReset(_fds[rank]);
+        LinuxClientSockets.CloseWithReset(_fds[rank]);
         _states[rank] = RankState.Failed;
         _failures++;
         _finished++;

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Runtime.InteropServices;
-using TcpStore.Server;
+using TcpStore.Server.Linux;
 
 namespace TcpStore.Bench.Load;
 
@@ -47,7 +47,7 @@ public sealed unsafe class EpollLoadEngine
     }
 
     /// <summary>Whether this engine can run here (Linux on x86-64).</summary>
-    public static bool IsSupported => NativeSockets.IsSupported;
+    public static bool IsSupported => LinuxClientSockets.IsSupported;
 
     /// <summary>
     /// Runs the closed loop on every connection until the phase says stop and every reply in

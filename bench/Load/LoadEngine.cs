@@ -1,4 +1,5 @@
 using System.CommandLine;
+using TcpStore.Server.Linux;
 
 namespace TcpStore.Bench.Load;
 
@@ -16,7 +17,7 @@ public enum LoadEngine
 public static class LoadEngineOption
 {
     /// <summary>Epoll where it can run, async elsewhere.</summary>
-    public static LoadEngine Default => NativeSockets.IsSupported ? LoadEngine.Epoll : LoadEngine.Async;
+    public static LoadEngine Default => LinuxClientSockets.IsSupported ? LoadEngine.Epoll : LoadEngine.Async;
 
     /// <summary>The System.CommandLine option.</summary>
     public static Option<LoadEngine> Create() => new("--engine")
@@ -27,7 +28,7 @@ public static class LoadEngineOption
 
     /// <summary>Rejects an engine that cannot run on this machine.</summary>
     public static LoadEngine Check(LoadEngine engine) =>
-        engine == LoadEngine.Epoll && !NativeSockets.IsSupported
+        engine == LoadEngine.Epoll && !LinuxClientSockets.IsSupported
             ? throw new PlatformNotSupportedException("--engine epoll needs Linux on x86-64; use --engine async")
             : engine;
 }

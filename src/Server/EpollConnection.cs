@@ -1,5 +1,6 @@
 using TcpStore.Codec;
 using TcpStore.Core;
+using TcpStore.Server.Linux;
 
 namespace TcpStore.Server;
 

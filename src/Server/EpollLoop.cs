@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.InteropServices;
+using TcpStore.Server.Linux;
 
 namespace TcpStore.Server;
 

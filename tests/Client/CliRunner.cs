@@ -16,17 +16,17 @@ public static class CliRunner
         public override string ToString() => $"exit {ExitCode}; stdout: {Stdout}; stderr: {Stderr}";
     }
 
-    /// <summary>The tcpstore.dll next to the test assembly (the Server project is referenced), else under src/Server/bin.</summary>
+    /// <summary>The tcpstore.dll next to the test assembly (the Cli project is referenced), else under src/Cli/bin.</summary>
     public static string ToolPath { get; } = Locate();
 
     /// <summary>
-    /// Runs the same command tree in this process (the Server project is referenced), with stdout and stderr captured:
+    /// Runs the same command tree in this process (the Cli project is referenced), with stdout and stderr captured:
     /// parsing, actions, output and exit codes exactly as the executable, without a process start per command.
     /// </summary>
     public static async Task<Result> RunInProcessAsync(params string[] arguments)
     {
-        var root = new System.CommandLine.RootCommand("tcpstore") { TcpStore.Server.ServeCommand.Create() };
-        TcpStore.Server.ClientCommands.AddTo(root);
+        var root = new System.CommandLine.RootCommand("tcpstore") { TcpStore.Cli.ServeCommand.Create() };
+        TcpStore.Cli.ClientCommands.AddTo(root);
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var configuration = new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr };
@@ -96,7 +96,7 @@ public static class CliRunner
 
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
         {
-            var bin = Path.Combine(dir.FullName, "src", "Server", "bin");
+            var bin = Path.Combine(dir.FullName, "src", "Cli", "bin");
             if (Directory.Exists(bin))
             {
                 var found = Directory.EnumerateFiles(bin, "tcpstore.dll", SearchOption.AllDirectories)
@@ -109,6 +109,6 @@ public static class CliRunner
             }
         }
 
-        throw new FileNotFoundException("tcpstore.dll not found next to the tests or under src/Server/bin; build the solution first.");
+        throw new FileNotFoundException("tcpstore.dll not found next to the tests or under src/Cli/bin; build the solution first.");
     }
 }

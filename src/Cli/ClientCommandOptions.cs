@@ -3,7 +3,7 @@ using System.Globalization;
 using TcpStore.Client;
 using TcpStore.Codec;
 
-namespace TcpStore.Server;
+namespace TcpStore.Cli;
 
 /// <summary>The options every client command takes, and how they turn into client options and printed values.</summary>
 internal sealed class ClientCommandOptions

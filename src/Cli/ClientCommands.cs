@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using TcpStore.Client;
 
-namespace TcpStore.Server;
+namespace TcpStore.Cli;
 
 /// <summary>
 /// The client commands of the <c>tcpstore</c> executable (<c>set</c>, <c>get</c>, <c>keys</c>, ...): one request

@@ -5,8 +5,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using TcpStore.Codec;
+using TcpStore.Server;
 
-namespace TcpStore.Server;
+namespace TcpStore.Cli;
 
 /// <summary>The <c>tcpstore serve</c> command: runs the server in the foreground until SIGTERM or Ctrl-C.</summary>
 internal static class ServeCommand

@@ -1,18 +1,18 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
-using TcpStore.Server;
 
-namespace TcpStore.Bench.Load;
+namespace TcpStore.Server.Linux;
 
 /// <summary>
-/// The Linux calls the epoll engines make beyond the server's <see cref="LinuxSockets"/>
+/// The client-side Linux calls (for the bench's epoll load generators) beyond <see cref="LinuxSockets"/>
 /// (which they reuse for recv, send and close) and <see cref="Epoll"/>: the socket, bind, connect and
 /// option calls of opening a connection without a <see cref="Socket"/>. x86-64 only, where
 /// epoll_event is packed to 12 bytes.
 /// </summary>
-internal static unsafe partial class NativeSockets
+public static unsafe partial class LinuxClientSockets
 {
+    /// <summary>errno: a non-blocking connect is under way.</summary>
     public const int EInProgress = 115;
 
     private const int AfInet = 2;
@@ -101,8 +101,6 @@ internal static unsafe partial class NativeSockets
             throw new ArgumentException("only IPv4 addresses are supported: " + address, nameof(address));
         }
     }
-
-
 
     [LibraryImport("libc", EntryPoint = "socket", SetLastError = true)]
     private static partial int SocketNative(int domain, int type, int protocol);

@@ -3,7 +3,7 @@ using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace TcpStore.Server;
+namespace TcpStore.Server.Linux;
 
 /// <summary>
 /// The few Linux calls the epoll transport makes on raw descriptors. Going around
@@ -11,13 +11,19 @@ namespace TcpStore.Server;
 /// idle connection) and the option queries of wrapping a descriptor; per request, the handle
 /// bookkeeping around each receive and send.
 /// </summary>
-internal static unsafe partial class LinuxSockets
+public static unsafe partial class LinuxSockets
 {
+    /// <summary>errno: Would block (EAGAIN).</summary>
     public const int EAgain = 11;
+    /// <summary>errno: Interrupted by a signal (EINTR).</summary>
     public const int EIntr = 4;
+    /// <summary>errno: The process is out of descriptors (EMFILE).</summary>
     public const int EMFile = 24;
+    /// <summary>errno: The system is out of descriptors (ENFILE).</summary>
     public const int ENFile = 23;
+    /// <summary>errno: Out of socket buffer memory (ENOBUFS).</summary>
     public const int ENoBufs = 105;
+    /// <summary>errno: Out of kernel memory (ENOMEM).</summary>
     public const int ENoMem = 12;
 
     private const int SockNonBlock = 0x800;

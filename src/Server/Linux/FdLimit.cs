@@ -1,9 +1,9 @@
 using System.Runtime.InteropServices;
 
-namespace TcpStore.Server;
+namespace TcpStore.Server.Linux;
 
 /// <summary>Reads the process's open-file limit (RLIMIT_NOFILE) on Linux.</summary>
-internal static partial class FdLimit
+public static partial class FdLimit
 {
     private const int RlimitNofile = 7;
 

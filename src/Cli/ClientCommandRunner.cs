@@ -1,7 +1,7 @@
 using System.CommandLine;
 using TcpStore.Client;
 
-namespace TcpStore.Server;
+namespace TcpStore.Cli;
 
 /// <summary>Connects for a client command, runs it, and maps the outcome to the documented exit codes.</summary>
 internal static class ClientCommandRunner

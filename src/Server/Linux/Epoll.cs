@@ -1,13 +1,13 @@
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 
-namespace TcpStore.Server;
+namespace TcpStore.Server.Linux;
 
 /// <summary>
 /// epoll(7) for the event loops (and the bench's load generator): the constants, the x86-64 event
 /// layout and three calls. x86-64 only, where the kernel packs epoll_event to 12 bytes.
 /// </summary>
-internal static unsafe partial class Epoll
+public static unsafe partial class Epoll
 {
     /// <summary>Readable.</summary>
     public const uint In = 0x001;

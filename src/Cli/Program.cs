@@ -1,6 +1,6 @@
 using System.CommandLine;
 
-namespace TcpStore.Server;
+namespace TcpStore.Cli;
 
 /// <summary>The <c>tcpstore</c> executable.</summary>
 public static class Program
