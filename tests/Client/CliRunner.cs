@@ -79,7 +79,7 @@ public static class CliRunner
         return new Result(process.ExitCode, (await stdout).Replace("\r", string.Empty, StringComparison.Ordinal), await stderr);
     }
 
-    private static string DotnetHost()
+    public static string DotnetHost()
     {
         var fromEnv = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (!string.IsNullOrEmpty(fromEnv) && File.Exists(fromEnv))
