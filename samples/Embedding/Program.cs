@@ -3,4 +3,4 @@ using TcpStore.Server;
 await using var server = new TcpStoreServer(new TcpStoreServerOptions { Port = 0 }); // 0: any free port
 await server.StartAsync();
 Console.WriteLine($"listening on port {server.Port}");
-// ... run the job; PyTorch ranks connect to this host and port. Disposing stops the server.
+// ... run the job; ranks connect to this host and port. StopAsync() drains replies in flight; disposing closes at once.

@@ -24,7 +24,7 @@ internal static class ServeCommand
             new("--max-key-bytes", nameof(TcpStoreServiceOptions.MaxKeyBytes), $"Longest key or queue name (default {defaults.MaxKeyBytes})."),
             new("--max-value-bytes", nameof(TcpStoreServiceOptions.MaxValueBytes), $"Longest value (default {defaults.MaxValueBytes})."),
             new("--max-keys-per-request", nameof(TcpStoreServiceOptions.MaxKeysPerRequest), $"Most keys in one CHECK/WAIT/MULTI_GET/MULTI_SET (default {defaults.MaxKeysPerRequest})."),
-            new("--max-connections", nameof(TcpStoreServiceOptions.MaxConnections), $"Most open connections; more are closed at accept (default: the open-file limit less {TcpStoreServerOptions.ReservedDescriptors})."),
+            new("--max-connections", nameof(TcpStoreServiceOptions.MaxConnections), $"Most open connections; more are closed at accept (default: what the open-file limit allows, less the descriptors already open and {TcpStoreServerOptions.ReservedDescriptors} more)."),
             new("--max-buffered-bytes", nameof(TcpStoreServiceOptions.MaxBufferedBytes), $"Most bytes one connection may hold, unread input + unsent output (default {defaults.MaxBufferedBytes})."),
             new("--warnings-per-second", nameof(TcpStoreServiceOptions.WarningsPerSecond), $"Most close warnings logged per second for each reason; the rest are counted and summarized (default {defaults.WarningsPerSecond})."),
             new("--wait-report-seconds", nameof(TcpStoreServiceOptions.WaitReportSeconds), $"Log the keys that connections wait for every N seconds while any do; 0 = never (default {defaults.WaitReportSeconds})."),
@@ -38,7 +38,7 @@ internal static class ServeCommand
         };
         var logLevel = new Option<LogLevel>("--log-level")
         {
-            Description = "Minimum level logged to stderr (default Information).",
+            Description = "Minimum level logged to stderr.",
             DefaultValueFactory = _ => LogLevel.Information,
             CustomParser = ValueParsers.Enum<LogLevel>(),
         };
@@ -71,9 +71,13 @@ internal static class ServeCommand
         public ServeFlag(string name, string property, string description, params string[] aliases)
         {
             Property = property;
-            Option = new Option<string>(name, aliases) { Description = description };
             var type = typeof(TcpStoreServiceOptions).GetProperty(property)!.PropertyType;
             type = Nullable.GetUnderlyingType(type) ?? type;
+            Option = new Option<string>(name, aliases)
+            {
+                Description = description,
+                HelpName = type == typeof(string) ? "host" : type == typeof(double) ? "seconds" : type.IsEnum ? string.Join('|', Enum.GetNames(type)) : "n",
+            };
             Option.Validators.Add(result =>
             {
                 var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : string.Empty;

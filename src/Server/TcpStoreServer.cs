@@ -113,7 +113,9 @@ public sealed class TcpStoreServer : IAsyncDisposable
     /// finish sending for up to <see cref="TcpStoreServerOptions.DrainTimeout"/> (or until
     /// <paramref name="cancellationToken"/> fires), then closes every connection and waits for the accept loop to end.
     /// </summary>
-    public async Task StopAsync(CancellationToken cancellationToken = default)
+    public Task StopAsync(CancellationToken cancellationToken = default) => StopCoreAsync(drain: true, cancellationToken);
+
+    private async Task StopCoreAsync(bool drain, CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
         {
@@ -121,7 +123,11 @@ public sealed class TcpStoreServer : IAsyncDisposable
         }
 
         _draining = true;
-        await DrainAsync(cancellationToken).ConfigureAwait(false);
+        if (drain)
+        {
+            await DrainAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         await _stopping.CancelAsync().ConfigureAwait(false);
 
         // Event loops stop first: once their threads are gone nothing else touches the listener's
@@ -172,10 +178,10 @@ public sealed class TcpStoreServer : IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
+    /// <summary>Stops at once if <see cref="StopAsync(CancellationToken)"/> has not run (no drain), and releases everything.</summary>
     public async ValueTask DisposeAsync()
     {
-        await StopAsync().ConfigureAwait(false);
+        await StopCoreAsync(drain: false, CancellationToken.None).ConfigureAwait(false);
         Metrics.Dispose();
         _stopping.Dispose();
     }

@@ -59,6 +59,22 @@ public sealed class CliUsageTests
         => AssertUsageError(await CliRunner.RunAsync(arguments), expected);
 
     [Fact]
+    public async Task Argument_bytes_that_are_not_utf8_are_refused_not_replaced()
+    {
+        // The shell hands the bytes ff fe to the executable as they are; .NET would turn them into U+FFFD.
+        var shell = new System.Diagnostics.ProcessStartInfo("/bin/sh") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        shell.ArgumentList.Add("-c");
+        shell.ArgumentList.Add("exec \"$0\" \"$1\" set bad \"$(printf '\\377\\376')\" --port 1");
+        shell.ArgumentList.Add(CliRunner.DotnetHost());
+        shell.ArgumentList.Add(CliRunner.ToolPath);
+        using var process = System.Diagnostics.Process.Start(shell)!;
+        var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
+        var stderr = await process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+        await process.WaitForExitAsync(TestContext.Current.CancellationToken).WaitAsync(TimeSpan.FromSeconds(60));
+        AssertUsageError(new CliRunner.Result(process.ExitCode, await stdout, stderr), "VALUE: not valid UTF-8");
+    }
+
+    [Fact]
     public async Task Help_names_every_argument_as_it_is_used()
     {
         var top = await CliRunner.RunInProcessAsync("--help");
