@@ -24,6 +24,8 @@ internal static class UsageErrors
                 => $"{path}: missing {argument.Name} (usage: {Usage(command, path)})",
             _ when parse.UnmatchedTokens.Count > 0 && command is RootCommand
                 => $"tcpstore: unknown command '{parse.UnmatchedTokens[0]}' (commands: {string.Join(", ", command.Subcommands.Select(c => c.Name))})",
+            _ when parse.UnmatchedTokens.Count > 0 && parse.UnmatchedTokens[0].StartsWith('-')
+                => $"{path}: unknown option '{parse.UnmatchedTokens[0]}' (options: {string.Join(", ", command.Options.Where(o => !o.Hidden).Select(o => o.Name))})",
             _ when parse.UnmatchedTokens.Count > 0
                 => $"{path}: unexpected argument '{parse.UnmatchedTokens[0]}' (usage: {Usage(command, path)})",
             _ when command is RootCommand

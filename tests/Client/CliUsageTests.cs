@@ -20,6 +20,7 @@ public sealed class CliUsageTests
         { ["ping", "--timeout", "abc"], "--timeout: 'abc' is not allowed: a number of seconds" },
         { ["ping", "--connect-timeout", "-1"], "--connect-timeout: '-1' is not allowed" },
         { ["set", "k", "v", "w"], "unexpected argument 'w'" },
+        { ["get", "foo", "--prot", "1"], "unknown option '--prot' (options: --host, --port," },
         { ["set", "k", "zz", "--hex"], "VALUE: 'zz' is not allowed with --hex" },
         { ["set", "k", "v", "--file", "/nonexistent/file"], "give either VALUE or --file, not both" },
         { ["set", "k", "--file", "/nonexistent/file"], "--file: cannot read" },
