@@ -2,7 +2,7 @@
 # Side by side, alternating rounds: our server on the .NET-sockets transport, on the epoll transport,
 # and PyTorch's libuv server (files-only name resolution), each pinned to CPU 0, stload on CPU 1.
 # Rows: get 16x1, add 256x1, mixed 256x16. Run from the repo root after a Release build;
-# STLOAD=path/to/stload (build it from /work/shared/tools/stload or any copy of stload.c).
+# STLOAD=path/to/stload (an independent C load generator, not part of this repository).
 SRV=${SRV:-src/Server/bin/Release/net10.0/tcpstore.dll}
 SHIM=${SHIM:-native/shim/build/tcpstore-shim}
 taskset -c 0 dotnet $SRV serve --port 29631 --transport sockets >/dev/null 2>&1 &

@@ -6,21 +6,32 @@ using TcpStore.Codec;
 namespace TcpStore.Cli;
 
 /// <summary>The options every client command takes, and how they turn into client options and printed values.</summary>
-internal sealed class ClientCommandOptions
+internal sealed class ClientCommandOptions(Func<Stream> openInput)
 {
+    /// <summary>How long a client command keeps retrying a refused connection unless told otherwise.</summary>
+    public const double DefaultConnectSeconds = 5;
+
     public Option<string> Host { get; } = new("--host") { Description = "Server host name or address.", DefaultValueFactory = _ => "127.0.0.1" };
 
-    public Option<int> Port { get; } = new("--port", "-p") { Description = "Server port.", DefaultValueFactory = _ => Protocol.DefaultPort };
+    public Option<int> Port { get; } = new("--port", "-p")
+    {
+        Description = "Server port.",
+        DefaultValueFactory = _ => Protocol.DefaultPort,
+        CustomParser = ValueParsers.Int32(1, 65535, "a port number, 1-65535"),
+    };
 
     public Option<double> Timeout { get; } = new("--timeout", "-t")
     {
-        Description = "Seconds to wait: for the connection (with retries), for keys, for a blocking pop and for each reply.",
+        Description = "Seconds to wait for keys, for a blocking pop and for each reply.",
         DefaultValueFactory = _ => 30,
+        CustomParser = ValueParsers.Seconds,
     };
 
-    public Option<double?> ConnectTimeout { get; } = new("--connect-timeout")
+    public Option<double> ConnectTimeout { get; } = new("--connect-timeout")
     {
-        Description = "Seconds to keep trying to connect, if different from --timeout.",
+        Description = "Seconds to keep retrying a connection that is refused (the server may still be starting).",
+        DefaultValueFactory = _ => DefaultConnectSeconds,
+        CustomParser = ValueParsers.Seconds,
     };
 
     public Option<bool> Raw { get; } = new("--raw") { Description = "Use keys exactly as given, without PyTorch's '/' prefix (shows internal keys such as init/)." };
@@ -40,30 +51,19 @@ internal sealed class ClientCommandOptions
         command.Options.Add(NoPing);
     }
 
-    public TcpStoreClientOptions ToClientOptions(ParseResult parse)
+    public TcpStoreClientOptions ToClientOptions(ParseResult parse) => new()
     {
-        var seconds = Seconds(parse.GetValue(Timeout), "--timeout");
-        var connectSeconds = parse.GetValue(ConnectTimeout) is double connect ? Seconds(connect, "--connect-timeout") : seconds;
-
-        return new TcpStoreClientOptions
-        {
-            Host = parse.GetValue(Host)!,
-            Port = parse.GetValue(Port),
-            Timeout = TimeSpan.FromSeconds(seconds),
-            ConnectTimeout = TimeSpan.FromSeconds(connectSeconds),
-            KeyPrefix = parse.GetValue(Raw) ? string.Empty : "/",
-            UsePing = !parse.GetValue(NoPing),
-            MaxIdleWaitConnections = 1,
-        };
-    }
-
-    private static double Seconds(double value, string option)
-        => double.IsNaN(value) || value < 0 || value > TimeSpan.MaxValue.TotalSeconds / 2
-            ? throw new FormatException($"{option} must be a non-negative number of seconds")
-            : value;
+        Host = parse.GetValue(Host)!,
+        Port = parse.GetValue(Port),
+        Timeout = TimeSpan.FromSeconds(parse.GetValue(Timeout)),
+        ConnectTimeout = TimeSpan.FromSeconds(parse.GetValue(ConnectTimeout)),
+        KeyPrefix = parse.GetValue(Raw) ? string.Empty : "/",
+        UsePing = !parse.GetValue(NoPing),
+        MaxIdleWaitConnections = 1,
+    };
 
     /// <summary>A value argument as bytes: hex with <c>--hex</c>, else the UTF-8 text.</summary>
-    public byte[] Value(ParseResult parse, string text)
+    public byte[] Value(ParseResult parse, string name, string text)
     {
         if (!parse.GetValue(Hex))
         {
@@ -76,8 +76,50 @@ internal sealed class ClientCommandOptions
         }
         catch (FormatException)
         {
-            throw new FormatException($"'{text}' is not hexadecimal");
+            throw new UsageException($"{name}: '{text}' is not allowed with --hex: an even number of hex digits");
         }
+    }
+
+    /// <summary>
+    /// A value from wherever it was given: <c>--file PATH</c> (the file's bytes), <c>-</c> (standard input's bytes) or
+    /// the argument itself (see <see cref="Value(ParseResult, string, string)"/>). Files and standard input have no
+    /// size limit here; the server decides what it accepts.
+    /// </summary>
+    public async Task<byte[]> ValueAsync(ParseResult parse, Argument<string> argument, Option<FileInfo> file, CancellationToken cancellationToken)
+    {
+        var text = parse.GetValue(argument);
+        var path = parse.GetValue(file);
+        if (path is not null)
+        {
+            if (text is not null)
+            {
+                throw new UsageException($"{argument.Name}: give either {argument.Name} or --file, not both");
+            }
+
+            try
+            {
+                return await File.ReadAllBytesAsync(path.FullName, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                throw new UsageException($"--file: cannot read '{path}': {ex.Message}");
+            }
+        }
+
+        if (text is null)
+        {
+            throw new UsageException($"missing {argument.Name}: give {argument.Name}, '-' to read standard input, or --file PATH");
+        }
+
+        if (text == "-")
+        {
+            using var buffer = new MemoryStream();
+            await using var input = openInput();
+            await input.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+            return buffer.ToArray();
+        }
+
+        return Value(parse, argument.Name, text);
     }
 
     /// <summary>A value for printing: hex with <c>--hex</c>, else printable UTF-8 as is and anything else escaped.</summary>

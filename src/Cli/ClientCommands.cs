@@ -11,10 +11,10 @@ namespace TcpStore.Cli;
 /// </summary>
 internal static class ClientCommands
 {
-    /// <summary>Adds every client command to <paramref name="root"/>.</summary>
-    public static void AddTo(RootCommand root)
+    /// <summary>Adds every client command to <paramref name="root"/>; <paramref name="openInput"/> opens what a <c>-</c> value reads.</summary>
+    public static void AddTo(RootCommand root, Func<Stream> openInput)
     {
-        var common = new ClientCommandOptions();
+        var common = new ClientCommandOptions(openInput);
         foreach (var command in Create(common))
         {
             common.AddTo(command);
@@ -26,7 +26,7 @@ internal static class ClientCommands
     {
         yield return KeyValue("set", "Store VALUE under KEY (prints nothing).", common, static (c, k, v, t) => c.SetAsync(k, v, t));
         yield return KeyValue("append", "Append VALUE to KEY's value, creating it if missing (prints nothing).", common, static (c, k, v, t) => c.AppendAsync(k, v, t));
-        yield return KeyValue("qpush", "Push VALUE onto queue KEY (libuv servers; prints nothing).", common, static (c, k, v, t) => c.QueuePushAsync(k, v, t));
+        yield return KeyValue("qpush", "Push VALUE onto QUEUE (libuv servers; prints nothing).", common, static (c, k, v, t) => c.QueuePushAsync(k, v, t));
         yield return MultiSet(common);
         yield return Get(common);
         yield return MultiGet(common);
@@ -42,9 +42,27 @@ internal static class ClientCommands
         yield return Ping(common);
     }
 
-    private static Argument<string> KeyArgument(string name = "KEY") => new(name) { Description = "The key (UTF-8)." };
+    private static Argument<string> KeyArgument(string name = "KEY")
+    {
+        var argument = new Argument<string>(name) { Description = name == "QUEUE" ? "The queue's name (UTF-8)." : "The key (UTF-8)." };
+        ValueParsers.RequireUtf8(argument);
+        return argument;
+    }
 
-    private static Argument<string[]> KeysArgument() => new("KEY") { Description = "The keys (UTF-8).", Arity = ArgumentArity.OneOrMore };
+    // The help shows "<KEY>..." so that it is clear several keys may follow.
+    private static Argument<string[]> KeysArgument()
+    {
+        var argument = new Argument<string[]>("KEY") { Description = "The keys (UTF-8), one or more.", Arity = ArgumentArity.OneOrMore, HelpName = "KEY..." };
+        ValueParsers.RequireUtf8(argument);
+        return argument;
+    }
+
+    private static Argument<string> ValueArgument(string name, string description)
+    {
+        var argument = new Argument<string>(name) { Description = description };
+        ValueParsers.RequireUtf8(argument);
+        return argument;
+    }
 
     private static byte[] Key(string text) => Encoding.UTF8.GetBytes(text);
 
@@ -53,27 +71,30 @@ internal static class ClientCommands
         Func<TcpStoreClient, ReadOnlyMemory<byte>, ReadOnlyMemory<byte>, CancellationToken, ValueTask> send)
     {
         var key = KeyArgument(name == "qpush" ? "QUEUE" : "KEY");
-        var value = new Argument<string>("VALUE") { Description = "The value (hex with --hex)." };
-        var command = new Command(name, description) { key, value };
-        ClientCommandRunner.SetAction(command, common, async (client, parse, output, token) =>
+        var value = ValueArgument("VALUE", "The value (hex with --hex); '-' reads it from standard input, as bytes, of any size.");
+        value.Arity = ArgumentArity.ZeroOrOne;
+        var file = new Option<FileInfo>("--file", "-f") { Description = "Read the value from this file (its bytes as they are, of any size) instead of VALUE." };
+        var command = new Command(name, description) { key, value, file };
+        ClientCommandRunner.SetAction(command, common, (parse, token) => common.ValueAsync(parse, value, file, token), async (client, parse, bytes, output, token) =>
         {
-            await send(client, Key(parse.GetValue(key)!), common.Value(parse, parse.GetValue(value)!), token).ConfigureAwait(false);
+            await send(client, Key(parse.GetValue(key)!), bytes, token).ConfigureAwait(false);
             await ClientCommandRunner.ConfirmAsync(client, token).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
 
     private static Command MultiSet(ClientCommandOptions common)
     {
-        var pairs = new Argument<string[]>("KEY VALUE") { Description = "Key/value pairs.", Arity = ArgumentArity.OneOrMore };
+        var pairs = new Argument<string[]>("KEY VALUE") { Description = "Key/value pairs.", Arity = ArgumentArity.OneOrMore, HelpName = "KEY VALUE..." };
+        ValueParsers.RequireUtf8(pairs);
         var command = new Command("mset", "Store several KEY VALUE pairs in one request (prints nothing).") { pairs };
-        ClientCommandRunner.SetAction(command, common, async (client, parse, output, token) =>
+        ClientCommandRunner.SetAction(command, common, (parse, _) =>
         {
             var items = parse.GetValue(pairs)!;
             if (items.Length % 2 != 0)
             {
-                throw new ArgumentException("mset takes KEY VALUE pairs: the last key has no value");
+                throw new UsageException($"KEY VALUE: pairs expected, but the last key '{items[^1]}' has no value");
             }
 
             var keys = new byte[items.Length / 2][];
@@ -81,12 +102,15 @@ internal static class ClientCommands
             for (var i = 0; i < keys.Length; i++)
             {
                 keys[i] = Key(items[2 * i]);
-                values[i] = common.Value(parse, items[(2 * i) + 1]);
+                values[i] = common.Value(parse, "VALUE", items[(2 * i) + 1]);
             }
 
-            await client.MultiSetAsync(keys, values, token).ConfigureAwait(false);
+            return Task.FromResult((keys, values));
+        }, async (client, parse, input, output, token) =>
+        {
+            await client.MultiSetAsync(input.keys, input.values, token).ConfigureAwait(false);
             await ClientCommandRunner.ConfirmAsync(client, token).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -99,7 +123,7 @@ internal static class ClientCommands
         {
             var value = await client.GetAsync(Key(parse.GetValue(key)!), token).ConfigureAwait(false);
             await output.WriteLineAsync(common.Show(parse, value)).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -116,7 +140,7 @@ internal static class ClientCommands
                 await output.WriteLineAsync(common.Show(parse, value)).ConfigureAwait(false);
             }
 
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -124,13 +148,17 @@ internal static class ClientCommands
     private static Command Add(ClientCommandOptions common)
     {
         var key = KeyArgument();
-        var delta = new Argument<long>("N") { Description = "The amount to add (may be negative)." };
+        var delta = new Argument<long>("N")
+        {
+            Description = "The amount to add (may be negative).",
+            CustomParser = ValueParsers.Int64(long.MinValue, long.MaxValue, "a whole number (such as 1 or -5)"),
+        };
         var command = new Command("add", "Add N to the counter under KEY and print the new value.") { key, delta };
         ClientCommandRunner.SetAction(command, common, async (client, parse, output, token) =>
         {
             var result = await client.AddAsync(Key(parse.GetValue(key)!), parse.GetValue(delta), token).ConfigureAwait(false);
             await output.WriteLineAsync(result.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -138,19 +166,21 @@ internal static class ClientCommands
     private static Command CompareSet(ClientCommandOptions common)
     {
         var key = KeyArgument();
-        var expected = new Argument<string>("EXPECTED") { Description = "The value KEY must hold ('' also matches a missing key)." };
-        var desired = new Argument<string>("DESIRED") { Description = "The value to store on a match." };
+        var expected = ValueArgument("EXPECTED", "The value KEY must hold ('' also matches a missing key; hex with --hex).");
+        var desired = ValueArgument("DESIRED", "The value to store on a match (hex with --hex).");
         var command = new Command("cas", "Compare-and-set: store DESIRED if KEY holds EXPECTED; print the server's answer (the value after the operation).")
         {
             key, expected, desired,
         };
-        ClientCommandRunner.SetAction(command, common, async (client, parse, output, token) =>
+        ClientCommandRunner.SetAction(
+            command,
+            common,
+            (parse, _) => Task.FromResult((common.Value(parse, "EXPECTED", parse.GetValue(expected)!), common.Value(parse, "DESIRED", parse.GetValue(desired)!))),
+            async (client, parse, values, output, token) =>
         {
-            var result = await client.CompareSetAsync(
-                Key(parse.GetValue(key)!), common.Value(parse, parse.GetValue(expected)!), common.Value(parse, parse.GetValue(desired)!), token)
-                .ConfigureAwait(false);
+            var result = await client.CompareSetAsync(Key(parse.GetValue(key)!), values.Item1, values.Item2, token).ConfigureAwait(false);
             await output.WriteLineAsync(common.Show(parse, result)).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -163,7 +193,7 @@ internal static class ClientCommands
         {
             var deleted = await client.DeleteKeyAsync(Key(parse.GetValue(key)!), token).ConfigureAwait(false);
             await output.WriteLineAsync(deleted ? "1" : "0").ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -176,7 +206,7 @@ internal static class ClientCommands
         {
             var ready = await client.CheckAsync(parse.GetValue(keys)!.Select(Key).ToArray(), token).ConfigureAwait(false);
             await output.WriteLineAsync(ready ? "ready" : "not ready").ConfigureAwait(false);
-            return ready ? ClientCommandRunner.Ok : ClientCommandRunner.Negative;
+            return ready ? ExitCodes.Ok : ExitCodes.Negative;
         });
         return command;
     }
@@ -188,7 +218,7 @@ internal static class ClientCommands
         ClientCommandRunner.SetAction(command, common, async (client, parse, output, token) =>
         {
             await client.WaitAsync(parse.GetValue(keys)!.Select(Key).ToArray(), client.Timeout, token).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -204,7 +234,7 @@ internal static class ClientCommands
                 await output.WriteLineAsync(ByteText.Display(key)).ConfigureAwait(false);
             }
 
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -216,7 +246,7 @@ internal static class ClientCommands
         {
             var count = await client.NumKeysAsync(token).ConfigureAwait(false);
             await output.WriteLineAsync(count.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -228,9 +258,22 @@ internal static class ClientCommands
         var command = new Command("qpop", "Pop the oldest value of QUEUE and print it; exit 1 if the queue is empty (libuv servers).") { queue, block };
         ClientCommandRunner.SetAction(command, common, async (client, parse, output, token) =>
         {
-            var value = await client.QueuePopAsync(Key(parse.GetValue(queue)!), parse.GetValue(block), client.Timeout, token).ConfigureAwait(false);
+            byte[] value;
+            try
+            {
+                value = await client.QueuePopAsync(Key(parse.GetValue(queue)!), parse.GetValue(block), client.Timeout, token).ConfigureAwait(false);
+            }
+            catch (TcpStoreTimeoutException)
+            {
+                // The client's message names missing keys, which says nothing useful about a queue.
+                await parse.InvocationConfiguration.Error.WriteLineAsync(
+                    $"tcpstore: timeout: queue '{parse.GetValue(queue)}' stayed empty for {parse.GetValue(common.Timeout).ToString(CultureInfo.InvariantCulture)} s")
+                    .ConfigureAwait(false);
+                return ExitCodes.TimedOut;
+            }
+
             await output.WriteLineAsync(common.Show(parse, value)).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -243,7 +286,7 @@ internal static class ClientCommands
         {
             var length = await client.QueueLengthAsync(Key(parse.GetValue(queue)!), token).ConfigureAwait(false);
             await output.WriteLineAsync(length.ToString(CultureInfo.InvariantCulture)).ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }
@@ -255,7 +298,7 @@ internal static class ClientCommands
         {
             var elapsed = await client.PingAsync(token).ConfigureAwait(false);
             await output.WriteLineAsync($"pong {ClientCommandOptions.Milliseconds(elapsed)} ms").ConfigureAwait(false);
-            return ClientCommandRunner.Ok;
+            return ExitCodes.Ok;
         });
         return command;
     }

@@ -1,116 +1,120 @@
 using System.CommandLine;
-using System.Net;
-using System.Runtime.InteropServices;
-using Microsoft.Extensions.DependencyInjection;
+using System.Globalization;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Console;
-using TcpStore.Codec;
 using TcpStore.Server;
+using TcpStore.Server.Hosting;
 
 namespace TcpStore.Cli;
 
-/// <summary>The <c>tcpstore serve</c> command: runs the server in the foreground until SIGTERM or Ctrl-C.</summary>
+/// <summary>
+/// The <c>tcpstore serve</c> command: runs the server in the foreground (under the generic host, see
+/// <see cref="ServeHost"/>) until SIGTERM or Ctrl-C. Every setting comes from <c>--config FILE</c>, then
+/// <c>TCPSTORE_</c> environment variables, then the flags, the later winning.
+/// </summary>
 internal static class ServeCommand
 {
     public static Command Create()
     {
-        var host = new Option<string?>("--host") { Description = "Address to listen on (default: dual-stack [::], falling back to 0.0.0.0)." };
-        var port = new Option<int>("--port", "-p") { Description = "TCP port; 0 picks a free one.", DefaultValueFactory = _ => Protocol.DefaultPort };
-        var listenFd = new Option<int?>("--listen-fd") { Description = "Adopt an already-bound socket file descriptor instead of binding." };
-        var maxKey = new Option<long>("--max-key-bytes") { Description = "Longest key or queue name.", DefaultValueFactory = _ => CodecLimits.Default.MaxKeyLength };
-        var maxValue = new Option<long>("--max-value-bytes") { Description = "Longest value.", DefaultValueFactory = _ => CodecLimits.Default.MaxValueLength };
-        var maxKeys = new Option<long>("--max-keys-per-request") { Description = "Most keys in one CHECK/WAIT/MULTI_GET/MULTI_SET.", DefaultValueFactory = _ => CodecLimits.Default.MaxKeysPerRequest };
-        var maxConnections = new Option<int>("--max-connections") { Description = "Most open connections; more are closed at accept.", DefaultValueFactory = _ => 100_000 };
-        var maxBuffered = new Option<long>("--max-buffered-bytes") { Description = "Most bytes one connection may hold (unread input + unsent output).", DefaultValueFactory = _ => 64L * 1024 * 1024 };
-        var waitReport = new Option<double>("--wait-report-seconds") { Description = "Log the keys that connections wait for every N seconds while any do (0 = never).", DefaultValueFactory = _ => 30 };
-        var warningsPerSecond = new Option<int>("--warnings-per-second") { Description = "Most close warnings logged per second for each reason; the rest are counted and summarized.", DefaultValueFactory = _ => new TcpStoreServerOptions().WarningsPerSecond };
-        var transport = new Option<ServerTransport>("--transport") { Description = "I/O layer: Sockets (.NET socket engine) or Epoll (our own epoll loops, see --loops; Linux x86-64).", DefaultValueFactory = _ => ServerTransport.Epoll };
-        var loops = new Option<int>("--loops") { Description = "Epoll transport: event loop threads; 0 = one per two processors this process may use (at least one).", DefaultValueFactory = _ => 0 };
-        var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level logged to stderr.", DefaultValueFactory = _ => LogLevel.Information };
-
-        var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.")
+        var defaults = new TcpStoreServiceOptions();
+        var flags = new ServeFlag[]
         {
-            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, transport, loops, logLevel,
+            new("--host", nameof(TcpStoreServiceOptions.Host), "Address or host name to listen on (default: dual-stack [::], falling back to 0.0.0.0)."),
+            new("--port", nameof(TcpStoreServiceOptions.Port), $"TCP port; 0 picks a free one (default {defaults.Port}).", "-p"),
+            new("--listen-fd", nameof(TcpStoreServiceOptions.ListenFd), "Adopt an already-bound socket file descriptor instead of binding."),
+            new("--max-key-bytes", nameof(TcpStoreServiceOptions.MaxKeyBytes), $"Longest key or queue name (default {defaults.MaxKeyBytes})."),
+            new("--max-value-bytes", nameof(TcpStoreServiceOptions.MaxValueBytes), $"Longest value (default {defaults.MaxValueBytes})."),
+            new("--max-keys-per-request", nameof(TcpStoreServiceOptions.MaxKeysPerRequest), $"Most keys in one CHECK/WAIT/MULTI_GET/MULTI_SET (default {defaults.MaxKeysPerRequest})."),
+            new("--max-connections", nameof(TcpStoreServiceOptions.MaxConnections), $"Most open connections; more are closed at accept (default: what the open-file limit allows, less the descriptors already open and {TcpStoreServerOptions.ReservedDescriptors} more)."),
+            new("--max-buffered-bytes", nameof(TcpStoreServiceOptions.MaxBufferedBytes), $"Most bytes one connection may hold, unread input + unsent output (default {defaults.MaxBufferedBytes})."),
+            new("--warnings-per-second", nameof(TcpStoreServiceOptions.WarningsPerSecond), $"Most close warnings logged per second for each reason; the rest are counted and summarized (default {defaults.WarningsPerSecond})."),
+            new("--wait-report-seconds", nameof(TcpStoreServiceOptions.WaitReportSeconds), $"Log the keys that connections wait for every N seconds while any do; 0 = never (default {defaults.WaitReportSeconds})."),
+            new("--transport", nameof(TcpStoreServiceOptions.Transport), "I/O layer: Epoll (our own epoll loops, see --loops; the default on Linux x86-64) or Sockets (.NET's socket engine)."),
+            new("--loops", nameof(TcpStoreServiceOptions.Loops), "Epoll transport: event loop threads; 0 = one per two processors this process may use, at least one (default 0)."),
+            new("--drain-seconds", nameof(TcpStoreServiceOptions.DrainSeconds), $"On SIGTERM, how long replies already produced may take to finish sending before connections close (default {defaults.DrainSeconds})."),
+        };
+        var config = new Option<FileInfo>("--config", "-c")
+        {
+            Description = "JSON settings file: {\"TcpStore\": {\"Port\": 29500, \"MaxConnections\": 1000, ...}} (names as the flags, in PascalCase). TCPSTORE_ environment variables (TCPSTORE_PORT, TCPSTORE_MAX_CONNECTIONS, ...) override it, and flags override both.",
+        };
+        var logLevel = new Option<LogLevel>("--log-level")
+        {
+            Description = "Minimum level logged to stderr.",
+            DefaultValueFactory = _ => LogLevel.Information,
+            CustomParser = ValueParsers.Enum<LogLevel>(),
         };
 
-        command.SetAction(async (parse, cancellationToken) =>
+        var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.");
+        foreach (var flag in flags)
         {
-            var hostText = parse.GetValue(host);
-            IPAddress? address = null;
-            if (!string.IsNullOrEmpty(hostText) && !IPAddress.TryParse(hostText.Trim('[', ']'), out address))
-            {
-                var resolved = await Dns.GetHostAddressesAsync(hostText, cancellationToken).ConfigureAwait(false);
-                address = resolved.FirstOrDefault() ?? throw new ArgumentException($"cannot resolve host '{hostText}'");
-            }
+            command.Options.Add(flag.Option);
+        }
 
-            var options = new TcpStoreServerOptions
-            {
-                Host = address,
-                Port = parse.GetValue(port),
-                ListenFd = parse.GetValue(listenFd),
-                MaxKeyLength = parse.GetValue(maxKey),
-                MaxValueLength = parse.GetValue(maxValue),
-                MaxKeysPerRequest = parse.GetValue(maxKeys),
-                MaxConnections = parse.GetValue(maxConnections),
-                MaxBufferedBytesPerConnection = parse.GetValue(maxBuffered),
-                WaitReportInterval = TimeSpan.FromSeconds(parse.GetValue(waitReport)),
-                Transport = parse.GetValue(transport),
-                EventLoops = parse.GetValue(loops),
-                WarningsPerSecond = parse.GetValue(warningsPerSecond),
-            };
-            return await RunAsync(options, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+        command.Options.Add(config);
+        command.Options.Add(logLevel);
+        command.SetAction((parse, cancellationToken) =>
+        {
+            var overrides = flags
+                .Where(flag => parse.GetResult(flag.Option) is not null)
+                .Select(flag => new ServeHost.Override(flag.Property, flag.Option.Name, parse.GetValue(flag.Option)!))
+                .ToArray();
+            return ServeHost.RunAsync(parse.GetValue(config), overrides, parse.GetValue(logLevel), parse.InvocationConfiguration, cancellationToken);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(TcpStoreServerOptions options, LogLevel level, CancellationToken cancellationToken)
+    /// <summary>
+    /// A flag that sets one <see cref="TcpStoreServiceOptions"/> property, checked as it is parsed so that the error
+    /// names the flag; its text then goes into configuration above the file and the environment.
+    /// </summary>
+    private sealed class ServeFlag
     {
-        using var loggerFactory = LoggerFactory.Create(builder => builder
-            .SetMinimumLevel(level)
-            .AddSimpleConsole(o =>
+        public ServeFlag(string name, string property, string description, params string[] aliases)
+        {
+            Property = property;
+            var type = typeof(TcpStoreServiceOptions).GetProperty(property)!.PropertyType;
+            type = Nullable.GetUnderlyingType(type) ?? type;
+            Option = new Option<string>(name, aliases)
             {
-                o.SingleLine = true;
-                o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
-                o.UseUtcTimestamp = true;
-            })
-            .Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
-        var logger = loggerFactory.CreateLogger<TcpStoreServer>();
-
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-        {
-            context.Cancel = true;
-            stop.Cancel();
-        });
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
-        {
-            context.Cancel = true;
-            stop.Cancel();
-        });
-
-        await using var server = new TcpStoreServer(options, logger);
-        try
-        {
-            await server.StartAsync(stop.Token).ConfigureAwait(false);
-        }
-        catch (System.Net.Sockets.SocketException ex)
-        {
-            await Console.Error.WriteLineAsync($"tcpstore: cannot listen on port {options.Port}: {ex.Message}").ConfigureAwait(false);
-            return 1;
+                Description = description,
+                HelpName = type == typeof(string) ? "host" : type == typeof(double) ? "seconds" : type.IsEnum ? string.Join('|', Enum.GetNames(type)) : "n",
+            };
+            Option.Validators.Add(result =>
+            {
+                var text = result.Tokens.Count > 0 ? result.Tokens[^1].Value : string.Empty;
+                if (Parse(type, text) is not { } value)
+                {
+                    result.AddError($"{name}: '{text}' is not allowed: {Expected(type)}");
+                }
+                else if (TcpStoreServiceOptions.Check(property, value, name) is { } error)
+                {
+                    result.AddError($"{error} (got {text})");
+                }
+            });
         }
 
-        Console.Out.WriteLine($"listening on {server.LocalEndPoint}");
-        Console.Out.Flush();
-        try
+        public Option<string> Option { get; }
+
+        public string Property { get; }
+
+        private static object? Parse(Type type, string text)
         {
-            await Task.Delay(Timeout.Infinite, stop.Token).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            // SIGTERM or Ctrl-C: fall through to a clean stop.
+            var invariant = CultureInfo.InvariantCulture;
+            return type switch
+            {
+                _ when type == typeof(string) => text,
+                _ when type == typeof(int) => int.TryParse(text, NumberStyles.AllowLeadingSign, invariant, out var i) ? i : null,
+                _ when type == typeof(long) => long.TryParse(text, NumberStyles.AllowLeadingSign, invariant, out var l) ? l : null,
+                _ when type == typeof(double) => double.TryParse(text, NumberStyles.Float, invariant, out var d) && double.IsFinite(d) ? d : null,
+                _ when type.IsEnum => Enum.TryParse(type, text, ignoreCase: true, out var e) && Enum.IsDefined(type, e!) && !char.IsAsciiDigit(text.FirstOrDefault()) ? e : null,
+                _ => null,
+            };
         }
 
-        await server.StopAsync(CancellationToken.None).ConfigureAwait(false);
-        return 0;
+        private static string Expected(Type type) => type switch
+        {
+            _ when type == typeof(double) => "a number",
+            _ when type.IsEnum => "one of " + string.Join(", ", Enum.GetNames(type)),
+            _ => "a whole number",
+        };
     }
 }

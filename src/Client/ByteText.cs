@@ -35,11 +35,13 @@ public static class ByteText
     }
 
     /// <summary>
-    /// The text itself when it is printable UTF-8; otherwise an escaped form in which printable characters stay,
-    /// a backslash becomes <c>\\</c>, tab, newline and carriage return become <c>\t</c>, <c>\n</c>, <c>\r</c>, and every
-    /// other byte becomes <c>\xHH</c>.
+    /// The text itself when it is printable UTF-8 without a backslash; otherwise an escaped form in which printable
+    /// characters stay, a backslash becomes <c>\\</c>, tab, newline and carriage return become <c>\t</c>, <c>\n</c>,
+    /// <c>\r</c>, and every other byte becomes <c>\xHH</c>. A backslash in the output therefore always starts an
+    /// escape: the text <c>a\xff</c> shows as <c>a\\xff</c>, the bytes <c>61 ff</c> as <c>a\xff</c>.
     /// </summary>
-    public static string Display(ReadOnlySpan<byte> bytes) => IsPrintable(bytes) ? Encoding.UTF8.GetString(bytes) : Escape(bytes);
+    public static string Display(ReadOnlySpan<byte> bytes)
+        => IsPrintable(bytes) && !bytes.Contains((byte)'\\') ? Encoding.UTF8.GetString(bytes) : Escape(bytes);
 
     /// <summary>The escaped form described in <see cref="Display"/>, applied unconditionally.</summary>
     public static string Escape(ReadOnlySpan<byte> bytes)

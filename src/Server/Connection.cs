@@ -59,6 +59,18 @@ internal abstract class Connection
     /// <summary>Whether <see cref="Close"/> has run.</summary>
     protected bool IsClosed => Volatile.Read(ref _closed) != 0;
 
+    /// <summary>Whether replies are still waiting to be sent (a stopping server lets them drain before closing).</summary>
+    internal bool HasUnsentOutput
+    {
+        get
+        {
+            lock (SendLock)
+            {
+                return !IsClosed && (_sendPending || Session.PendingOutputBytes > 0);
+            }
+        }
+    }
+
     // The send lock is the monitor of the send buffer's writer, which the connection owns anyway:
     // a separate Lock instance costs about 40 bytes per connection (idle budget: 2 KiB).
     private object SendLock => _sending;

@@ -25,6 +25,8 @@ public sealed class TcpStoreServer : IAsyncDisposable
     private readonly RateLimitedWarnings _warnings;
     private readonly ConcurrentDictionary<Connection, byte> _connections = new();
     private readonly CancellationTokenSource _stopping = new();
+    private readonly int _maxConnections;
+    private volatile bool _draining;
     private Socket? _listener;
     private Task? _acceptLoop;
     private WaitReporter? _waitReporter;
@@ -43,6 +45,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
     {
         _options = options ?? new TcpStoreServerOptions();
         _options.Validate();
+        _maxConnections = _options.MaxConnections ?? TcpStoreServerOptions.DefaultMaxConnections;
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _warnings = new RateLimitedWarnings(_logger, _options.WarningsPerSecond);
         Store = store ?? new KeyValueStore();
@@ -105,12 +108,24 @@ public sealed class TcpStoreServer : IAsyncDisposable
         return Task.CompletedTask;
     }
 
-    /// <summary>Stops accepting, closes every connection and waits for the accept loop to end.</summary>
-    public async Task StopAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Stops accepting (connections that arrive from now on are closed at once), lets the replies already produced
+    /// finish sending for up to <see cref="TcpStoreServerOptions.DrainTimeout"/> (or until
+    /// <paramref name="cancellationToken"/> fires), then closes every connection and waits for the accept loop to end.
+    /// </summary>
+    public Task StopAsync(CancellationToken cancellationToken = default) => StopCoreAsync(drain: true, cancellationToken);
+
+    private async Task StopCoreAsync(bool drain, CancellationToken cancellationToken)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0)
         {
             return;
+        }
+
+        _draining = true;
+        if (drain)
+        {
+            await DrainAsync(cancellationToken).ConfigureAwait(false);
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
@@ -141,10 +156,32 @@ public sealed class TcpStoreServer : IAsyncDisposable
         _logger.LogInformation("stopped: {Metrics}", Metrics);
     }
 
-    /// <inheritdoc />
+    // The transports keep running while replies drain: a reply the kernel could not take yet goes
+    // out as the client reads. Polled, because stopping is rare and this adds nothing to the I/O path.
+    private async Task DrainAsync(CancellationToken cancellationToken)
+    {
+        if (_listener is null || _options.DrainTimeout <= TimeSpan.Zero)
+        {
+            return;
+        }
+
+        var deadline = Environment.TickCount64 + (long)_options.DrainTimeout.TotalMilliseconds;
+        while (_connections.Keys.Any(static c => c.HasUnsentOutput))
+        {
+            if (Environment.TickCount64 >= deadline || cancellationToken.IsCancellationRequested)
+            {
+                _logger.LogWarning("stopping with replies still unsent after {Timeout}", _options.DrainTimeout);
+                return;
+            }
+
+            await Task.Delay(10, CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Stops at once if <see cref="StopAsync(CancellationToken)"/> has not run (no drain), and releases everything.</summary>
     public async ValueTask DisposeAsync()
     {
-        await StopAsync().ConfigureAwait(false);
+        await StopCoreAsync(drain: false, CancellationToken.None).ConfigureAwait(false);
         Metrics.Dispose();
         _stopping.Dispose();
     }
@@ -226,12 +263,12 @@ public sealed class TcpStoreServer : IAsyncDisposable
     private void WarnIfFdLimitLow()
     {
         var limit = FdLimit.Current();
-        if (limit is long soft && soft < _options.MaxConnections + 64)
+        if (_options.MaxConnections is int max && limit is long soft && soft < max + TcpStoreServerOptions.ReservedDescriptors)
         {
             _logger.LogWarning(
                 "the process may open {Limit} files but the connection limit is {Max}; raise `ulimit -n` or lower --max-connections",
                 soft,
-                _options.MaxConnections);
+                max);
         }
     }
 
@@ -261,6 +298,13 @@ public sealed class TcpStoreServer : IAsyncDisposable
                 // every 10 ms for as long as descriptors stay exhausted).
                 WarnAcceptFailure(ex is SocketException socketError ? socketError.SocketErrorCode.ToString() : ex.GetType().Name + ": " + ex.Message);
                 await Task.Delay(10).ConfigureAwait(false);
+                continue;
+            }
+
+            if (_draining)
+            {
+                RefuseWhileStopping();
+                socket.Dispose();
                 continue;
             }
 
@@ -323,6 +367,13 @@ public sealed class TcpStoreServer : IAsyncDisposable
                 continue;
             }
 
+            if (_draining)
+            {
+                RefuseWhileStopping();
+                LinuxSockets.Close(fd);
+                continue;
+            }
+
             if (AtConnectionLimit)
             {
                 RefuseOverLimit(LinuxSockets.PeerName(fd));
@@ -347,14 +398,17 @@ public sealed class TcpStoreServer : IAsyncDisposable
         }
     }
 
-    private bool AtConnectionLimit => _connections.Count >= _options.MaxConnections;
+    private bool AtConnectionLimit => _connections.Count >= _maxConnections;
 
     // Both transports: a connection accepted past --max-connections is counted, logged and closed.
     private void RefuseOverLimit(string peer)
     {
         Metrics.OnClosed(CloseReason.ConnectionLimit, wasActive: false);
-        _warnings.Warn(CloseReason.ConnectionLimit, peer, $"limit {_options.MaxConnections}");
+        _warnings.Warn(CloseReason.ConnectionLimit, peer, $"limit {_maxConnections}");
     }
+
+    // Both transports: while replies drain at stop, new connections are closed as they arrive.
+    private void RefuseWhileStopping() => Metrics.OnClosed(CloseReason.ServerStopping, wasActive: false);
 
     // Both transports: an accepted connection is tracked (for stopping) and counted.
     private void Admit(Connection connection)

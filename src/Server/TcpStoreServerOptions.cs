@@ -24,8 +24,31 @@ public sealed class TcpStoreServerOptions
     /// <summary>Most keys in one CHECK/WAIT/MULTI_GET/MULTI_SET (default 131,072).</summary>
     public long MaxKeysPerRequest { get; set; } = CodecLimits.Default.MaxKeysPerRequest;
 
-    /// <summary>Most simultaneous connections (default 100,000); more are accepted and closed at once.</summary>
-    public int MaxConnections { get; set; } = 100_000;
+    /// <summary>
+    /// Most simultaneous connections; more are accepted and closed at once. Null (the default) takes what the
+    /// process's open-file limit allows (<see cref="DefaultMaxConnections"/>).
+    /// </summary>
+    public int? MaxConnections { get; set; }
+
+    /// <summary>
+    /// The connection limit when none is set: the open-file soft limit less the descriptors the process already
+    /// holds (the runtime maps its assemblies through descriptors) and <see cref="ReservedDescriptors"/> more, at
+    /// least 1 (100,000 where the limit cannot be read). A default that fits the limit gives a default start nothing
+    /// to warn about, and extra connections are refused cleanly instead of running the process out of descriptors.
+    /// </summary>
+    public static int DefaultMaxConnections
+        => Linux.FdLimit.Current() is long soft
+            ? (int)Math.Clamp(soft - (Linux.FdLimit.OpenCount() ?? 0) - ReservedDescriptors, 1, int.MaxValue)
+            : 100_000;
+
+    /// <summary>Descriptors the default connection limit leaves for growth besides connections (logs, runtime, the embedding process).</summary>
+    public const int ReservedDescriptors = 64;
+
+    /// <summary>
+    /// How long <see cref="TcpStoreServer.StopAsync"/> lets replies already produced finish sending before it closes
+    /// the connections (default 5 s; zero closes at once).
+    /// </summary>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Most bytes one connection may hold: unread input plus unsent output (default 64 MiB).</summary>
     public long MaxBufferedBytesPerConnection { get; set; } = 64L * 1024 * 1024;
@@ -65,7 +88,8 @@ public sealed class TcpStoreServerOptions
         Check(MaxKeyLength is > 0 and <= oneGiB, "max key length must be 1 byte to 1 GiB");
         Check(MaxValueLength is >= 0 and <= oneGiB, "max value length must be 0 to 1 GiB");
         Check(MaxKeysPerRequest >= 0 && MaxKeysPerRequest <= int.MaxValue, "max keys per request must be 0 to 2^31-1");
-        Check(MaxConnections > 0, "max connections must be positive");
+        Check(MaxConnections is null or > 0, "max connections must be positive");
+        Check(DrainTimeout >= TimeSpan.Zero, "drain timeout must not be negative");
         Check(MaxBufferedBytesPerConnection is >= 4096 and <= 2 * oneGiB, "max buffered bytes must be 4 KiB to 2 GiB");
         Check(WarningsPerSecond >= 0, "warnings per second must not be negative");
         Check(WaitReportInterval >= TimeSpan.Zero, "wait report interval must not be negative");

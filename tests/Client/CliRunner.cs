@@ -23,20 +23,23 @@ public static class CliRunner
     /// Runs the same command tree in this process (the Cli project is referenced), with stdout and stderr captured:
     /// parsing, actions, output and exit codes exactly as the executable, without a process start per command.
     /// </summary>
-    public static async Task<Result> RunInProcessAsync(params string[] arguments)
+    public static Task<Result> RunInProcessAsync(params string[] arguments) => RunInProcessWithInputAsync([], arguments);
+
+    /// <summary>As <see cref="RunInProcessAsync"/>, with <paramref name="input"/> as standard input (what a <c>-</c> value reads).</summary>
+    public static async Task<Result> RunInProcessWithInputAsync(byte[] input, params string[] arguments)
     {
-        var root = new System.CommandLine.RootCommand("tcpstore") { TcpStore.Cli.ServeCommand.Create() };
-        TcpStore.Cli.ClientCommands.AddTo(root);
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
-        var configuration = new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr };
         using var limit = new CancellationTokenSource(ProcessLimit);
-        var exitCode = await root.Parse(arguments).InvokeAsync(configuration, limit.Token);
+        var exitCode = await TcpStore.Cli.CliApp.RunAsync(arguments, stdout, stderr, () => new MemoryStream(input, writable: false), limit.Token);
         return new Result(exitCode, stdout.ToString().Replace("\r", string.Empty, StringComparison.Ordinal), stderr.ToString());
     }
 
     /// <summary>Runs <c>dotnet tcpstore.dll</c> with <paramref name="arguments"/> as a child process.</summary>
-    public static async Task<Result> RunAsync(params string[] arguments)
+    public static Task<Result> RunAsync(params string[] arguments) => RunWithInputAsync(null, arguments);
+
+    /// <summary>As <see cref="RunAsync"/>, writing <paramref name="input"/> (if any) to the child's standard input.</summary>
+    public static async Task<Result> RunWithInputAsync(byte[]? input, params string[] arguments)
     {
         var psi = new ProcessStartInfo(DotnetHost())
         {
@@ -54,9 +57,14 @@ public static class CliRunner
         }
 
         using var process = Process.Start(psi) ?? throw new InvalidOperationException("cannot start dotnet");
-        process.StandardInput.Close();
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
+        if (input is not null)
+        {
+            await process.StandardInput.BaseStream.WriteAsync(input);
+        }
+
+        process.StandardInput.Close();
         using var limit = new CancellationTokenSource(ProcessLimit);
         try
         {
@@ -71,7 +79,7 @@ public static class CliRunner
         return new Result(process.ExitCode, (await stdout).Replace("\r", string.Empty, StringComparison.Ordinal), await stderr);
     }
 
-    private static string DotnetHost()
+    public static string DotnetHost()
     {
         var fromEnv = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH");
         if (!string.IsNullOrEmpty(fromEnv) && File.Exists(fromEnv))

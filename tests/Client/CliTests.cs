@@ -138,8 +138,9 @@ public sealed class CliOursTests() : CliTestsBase(Backend.Ours)
             port = gone.Port;
         }
 
-        var refused = await CliRunner.RunAsync("ping", "--port", port.ToString(CultureInfo.InvariantCulture), "--timeout", "0.5");
+        var refused = await CliRunner.RunAsync("ping", "--port", port.ToString(CultureInfo.InvariantCulture), "--connect-timeout", "0.5");
         Assert.Equal(3, refused.ExitCode);
+        Assert.Contains("cannot connect", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains("connection refused", refused.Stderr, StringComparison.Ordinal);
         Assert.Contains($"127.0.0.1:{port}", refused.Stderr, StringComparison.Ordinal);
         var helpProcess = await CliRunner.RunAsync("get", "--help");

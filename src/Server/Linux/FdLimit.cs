@@ -18,6 +18,23 @@ public static partial class FdLimit
         return GetRLimit(RlimitNofile, out var limit) == 0 ? (long)Math.Min(limit.Current, long.MaxValue) : null;
     }
 
+    /// <summary>How many descriptors the process has open now, or null where that cannot be read.</summary>
+    public static int? OpenCount()
+    {
+        try
+        {
+            return OperatingSystem.IsLinux() ? Directory.EnumerateFileSystemEntries("/proc/self/fd").Count() : null;
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
     [StructLayout(LayoutKind.Sequential)]
     private struct RLimit
     {
