@@ -38,6 +38,7 @@ internal abstract class Connection
             // Bounds what one read can make the server buffer, even inside a single huge reply.
             MaxPendingOutputBytes = maxBuffered,
             Owner = this,
+            LegacyProtocol = server.LegacyProtocol,
         };
     }
 
