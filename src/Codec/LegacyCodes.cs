@@ -24,6 +24,12 @@ public static class LegacyCodes
     /// <returns>False for a code the table does not have.</returns>
     public static bool TryDecode(LegacyProtocol table, byte code, out QueryType type)
     {
+        if (table == LegacyProtocol.Off)
+        {
+            type = QueryType.Validate;
+            return false;
+        }
+
         if (code < Common.Length)
         {
             type = Common[code];
@@ -37,9 +43,9 @@ public static class LegacyCodes
             (LegacyProtocol.Torch21, 7) => QueryType.DeleteKey,
             (LegacyProtocol.Torch21, 8) => QueryType.Append,
             // 9-11 exist only in the 2.1 table, so they mean the same under either table.
-            (not LegacyProtocol.Off, 9) => QueryType.MultiGet,
-            (not LegacyProtocol.Off, 10) => QueryType.MultiSet,
-            (not LegacyProtocol.Off, 11) => QueryType.CancelWait,
+            (_, 9) => QueryType.MultiGet,
+            (_, 10) => QueryType.MultiSet,
+            (_, 11) => QueryType.CancelWait,
             _ => QueryType.Validate,
         };
         return type != QueryType.Validate;
