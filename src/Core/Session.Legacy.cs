@@ -17,11 +17,22 @@ public sealed partial class Session
     // session was processing; merged in order like pending wake-ups.
     private PooledBufferWriter? _pendingUnsolicited;
 
+    // Set when a notification did not fit the output budget (a watcher that does not read, or a write
+    // whose notification would amplify a small request into a huge reply): the connection must close.
+    private volatile bool _unsolicitedOverflow;
+
     /// <summary>
     /// The code table for connections that do not open with VALIDATE (pre-2.2 clients), or
     /// <see cref="LegacyProtocol.Off"/> to close them as unvalidated. Set before the first <see cref="Process"/>.
     /// </summary>
     public LegacyProtocol LegacyProtocol { get; init; }
+
+    /// <summary>
+    /// Whether WATCH_KEY notifications for this connection outgrew <see cref="MaxPendingOutputBytes"/>;
+    /// the transport then closes it with <see cref="ProtocolError.BufferLimit"/> (a notification is never silently dropped
+    /// from a connection that stays open).
+    /// </summary>
+    public bool UnsolicitedOverflowed => _unsolicitedOverflow;
 
     /// <summary>The legacy table this connection was detected to speak, or <see cref="LegacyProtocol.Off"/> for 2.2+.</summary>
     public LegacyProtocol DetectedLegacyProtocol => _table;
@@ -35,17 +46,31 @@ public sealed partial class Session
         bool notify;
         lock (OutputLock)
         {
-            if (_disposed)
+            if (_disposed || _unsolicitedOverflow)
             {
                 return;
             }
 
             if (_processing && _processingThread == Environment.CurrentManagedThreadId)
             {
-                // Caused by this connection's own write: it goes out in reply order, before the write's reply.
+                // Caused by this connection's own write: it goes out in reply order, before the write's
+                // reply, and counts against this batch's reply budget like any reply.
                 AppendWakes(_replies);
+                if (_replies.WrittenCount + (long)frame.Length > _budgetedReplies.Limit)
+                {
+                    _unsolicitedOverflow = true;
+                    return;
+                }
+
                 Write(_replies, frame);
                 notify = false;
+            }
+            else if (_output.WrittenCount + (_pendingUnsolicited?.WrittenCount ?? 0) + (long)frame.Length > MaxPendingOutputBytes)
+            {
+                // Checked before queueing from another thread, so a watcher that does not read holds
+                // at most the budget; the flush this schedules closes the connection.
+                _unsolicitedOverflow = true;
+                notify = true;
             }
             else if (_processing)
             {
@@ -113,7 +138,8 @@ public sealed partial class Session
 
         if (request.Type != QueryType.WatchKey)
         {
-            return Execute(ref request, reply);
+            var error = Execute(ref request, reply);
+            return error == ProtocolError.None && _unsolicitedOverflow ? ProtocolError.BufferLimit : error;
         }
 
         // Register before replying: a change linearized after the reply must be notified.

@@ -240,5 +240,44 @@ public sealed class LegacyWireTests
         Assert.Equal(Int64(1), await healthy.ReceiveExactlyAsync(8));
     }
 
+    [Fact]
+    public async Task A_watcher_that_does_not_read_is_closed_at_the_buffer_limit_and_the_writer_carries_on()
+    {
+        await using var server = await TestServer.StartAsync(o => o.MaxBufferedBytesPerConnection = 64 * 1024);
+        const LegacyProtocol table = LegacyProtocol.Torch113;
+        using var watcher = await RawClient.ConnectAsync(server.Port, validate: false);
+        watcher.Socket.ReceiveBufferSize = 4096;
+        using var writer = await RawClient.ConnectAsync(server.Port, validate: false);
+        await watcher.SendAsync(Encode(table, WireRequest.KeyOnly(QueryType.WatchKey, K("/w"))));
+        Assert.Equal([3], await watcher.ReceiveExactlyAsync(1));
+
+        // Each SET of 16 KiB makes a notification of about 32 KiB; the watcher never reads them.
+        var value = new byte[16 * 1024];
+        var batch = Encode(table, [.. Enumerable.Range(0, 64).Select(_ => WireRequest.KeyValue(QueryType.Set, K("/w"), value)), WireRequest.Bare(QueryType.GetNumKeys)]);
+        for (var round = 0; round < 20 && server.Server.Metrics.Closed(CloseReason.BufferLimit) == 0; round++)
+        {
+            await writer.SendAsync(batch);
+            Assert.Equal(Int64(1), await writer.ReceiveExactlyAsync(8));
+        }
+
+        Assert.True(await Eventually.TrueAsync(() => server.Server.Metrics.Closed(CloseReason.BufferLimit) == 1), server.Server.Metrics.ToString());
+        Assert.Equal(0, Assert.IsType<KeyWatchers>(server.Server.Store.KeyObserver).KeyCount);
+    }
+
+    [Fact]
+    public async Task A_self_notification_larger_than_the_reply_budget_closes_the_connection()
+    {
+        await using var server = await TestServer.StartAsync(o => o.MaxBufferedBytesPerConnection = 16 * 1024);
+        const LegacyProtocol table = LegacyProtocol.Torch113;
+        using var client = await RawClient.ConnectAsync(server.Port, validate: false);
+        await client.SendAsync(Encode(table, WireRequest.KeyValue(QueryType.Set, K("/big"), new byte[12 * 1024]), WireRequest.KeyOnly(QueryType.WatchKey, K("/big"))));
+        Assert.Equal([3], await client.ReceiveExactlyAsync(1));
+
+        // A 20-byte SET would make a 12 KiB notification (the old value) on top of a second one: past the budget.
+        await client.SendAsync(Encode(table, WireRequest.KeyValue(QueryType.Set, K("/big"), K("x")), WireRequest.KeyValue(QueryType.Set, K("/big"), new byte[12 * 1024])));
+        Assert.True(await client.IsClosedByServerAsync());
+        Assert.True(await Eventually.TrueAsync(() => server.Server.Metrics.Closed(CloseReason.BufferLimit) == 1), server.Server.Metrics.ToString());
+    }
+
     private static byte[] Frame(byte code, params byte[][] blobs) => [code, .. blobs.SelectMany(Blob)];
 }
