@@ -1,26 +1,15 @@
-using System.CommandLine.Parsing;
 using TcpStore.Codec;
 
 namespace TcpStore.Cli;
 
-/// <summary>Parses <c>--legacy-protocol</c>: the PyTorch version whose table pre-2.2 clients speak.</summary>
+/// <summary>Maps <c>--legacy-protocol</c> (the PyTorch version whose table pre-2.2 clients speak) to the option value.</summary>
 internal static class LegacyProtocolOption
 {
-    public static LegacyProtocol Parse(ArgumentResult result)
+    /// <summary>The values the option accepts (it rejects anything else before this runs).</summary>
+    public static LegacyProtocol FromText(string? text) => text switch
     {
-        var text = result.Tokens.Count == 0 ? "1.13" : result.Tokens[0].Value;
-        switch (text)
-        {
-            case "1.13":
-            case "2.0":
-                return LegacyProtocol.Torch113;
-            case "2.1":
-                return LegacyProtocol.Torch21;
-            case "off":
-                return LegacyProtocol.Off;
-            default:
-                result.AddError($"--legacy-protocol must be 1.13, 2.0, 2.1 or off, not '{text}'");
-                return LegacyProtocol.Torch113;
-        }
-    }
+        "2.1" => LegacyProtocol.Torch21,
+        "off" => LegacyProtocol.Off,
+        _ => LegacyProtocol.Torch113, // "1.13", "2.0" (same table) and the default
+    };
 }

@@ -26,11 +26,10 @@ internal static class ServeCommand
         var warningsPerSecond = new Option<int>("--warnings-per-second") { Description = "Most close warnings logged per second for each reason; the rest are counted and summarized.", DefaultValueFactory = _ => new TcpStoreServerOptions().WarningsPerSecond };
         var transport = new Option<ServerTransport>("--transport") { Description = "I/O layer: Sockets (.NET socket engine) or Epoll (our own epoll loops, see --loops; Linux x86-64).", DefaultValueFactory = _ => ServerTransport.Epoll };
         var loops = new Option<int>("--loops") { Description = "Epoll transport: event loop threads; 0 = one per two processors this process may use (at least one).", DefaultValueFactory = _ => 0 };
-        var legacy = new Option<LegacyProtocol>("--legacy-protocol")
+        var legacy = new Option<string>("--legacy-protocol")
         {
-            Description = "Code table for clients older than PyTorch 2.2 (no VALIDATE): 1.13 (also 2.0; the default), 2.1, or off (refuse them). See docs/compatibility.md.",
-            DefaultValueFactory = _ => LegacyProtocol.Torch113,
-            CustomParser = LegacyProtocolOption.Parse,
+            Description = "Code table for clients older than PyTorch 2.2 (no VALIDATE): 1.13 (also 2.0), 2.1, or off (refuse them). See docs/compatibility.md.",
+            DefaultValueFactory = _ => "1.13",
         };
         legacy.AcceptOnlyFromAmong("1.13", "2.0", "2.1", "off");
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level logged to stderr.", DefaultValueFactory = _ => LogLevel.Information };
@@ -64,7 +63,7 @@ internal static class ServeCommand
                 Transport = parse.GetValue(transport),
                 EventLoops = parse.GetValue(loops),
                 WarningsPerSecond = parse.GetValue(warningsPerSecond),
-                LegacyProtocol = parse.GetValue(legacy),
+                LegacyProtocol = LegacyProtocolOption.FromText(parse.GetValue(legacy)),
             };
             return await RunAsync(options, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
         });
