@@ -143,8 +143,26 @@ public sealed partial class Session
         }
 
         // Register before replying: a change linearized after the reply must be notified.
-        KeyWatchers.For(_store).Add(request.Key, this);
-        (_watchedKeys ??= []).Add(request.Key.ToArray());
+        var watchers = KeyWatchers.For(_store);
+        watchers.Add(request.Key, this);
+        var key = request.Key.ToArray();
+        bool disposed;
+        lock (OutputLock)
+        {
+            // Recorded under the output lock, which Dispose sets _disposed under: either Dispose sees
+            // this key and removes it, or this sees the session disposed and removes it itself.
+            disposed = _disposed;
+            if (!disposed)
+            {
+                (_watchedKeys ??= []).Add(key);
+            }
+        }
+
+        if (disposed)
+        {
+            watchers.Remove([key], this);
+        }
+
         reply.WriteByte(LegacyCodes.KeyCallbackRegistered);
         return ProtocolError.None;
     }
@@ -161,16 +179,20 @@ public sealed partial class Session
         pending.Clear();
     }
 
+    // After Dispose has set _disposed: no key is recorded from now on.
     private void DisposeLegacy()
     {
-        if (_watchedKeys is { } keys && _store.KeyObserver is KeyWatchers watchers)
-        {
-            watchers.Remove(keys, this);
-        }
-
+        List<byte[]>? keys;
         lock (OutputLock)
         {
+            keys = _watchedKeys;
+            _watchedKeys = null;
             _pendingUnsolicited?.Release();
+        }
+
+        if (keys is not null && _store.KeyObserver is KeyWatchers watchers)
+        {
+            watchers.Remove(keys, this);
         }
     }
 }

@@ -229,13 +229,14 @@ public sealed partial class Session : Waiter, IDisposable
         }
 
         _store.Retire(this);
-        DisposeLegacy();
         lock (OutputLock)
         {
             _disposed = true;
             _idleWakes = 0;
             _output.Release();
         }
+
+        DisposeLegacy();
 
         // The reply buffer belongs to the processing thread, which releases it after every batch.
     }
