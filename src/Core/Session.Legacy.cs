@@ -97,6 +97,9 @@ public sealed partial class Session
         }
     }
 
+    // A hint read without the lock: a notification it misses is merged at the end of the batch.
+    private bool HasPendingUnsolicited => Volatile.Read(ref _pendingUnsolicited) is { WrittenCount: > 0 };
+
     private static void Write(PooledBufferWriter destination, ReadOnlySpan<byte> frame)
     {
         frame.CopyTo(destination.GetSpan(frame.Length));

@@ -402,7 +402,7 @@ public sealed partial class Session : Waiter, IDisposable
 
     private void DrainWakes()
     {
-        if (Volatile.Read(ref _pendingWakes) == 0)
+        if (Volatile.Read(ref _pendingWakes) == 0 && !HasPendingUnsolicited)
         {
             return;
         }

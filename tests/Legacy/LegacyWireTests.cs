@@ -279,5 +279,68 @@ public sealed class LegacyWireTests
         Assert.True(await Eventually.TrueAsync(() => server.Server.Metrics.Closed(CloseReason.BufferLimit) == 1), server.Server.Metrics.ToString());
     }
 
+    [Fact]
+    public async Task Concurrent_writers_notify_a_busy_watcher_in_the_order_the_store_applied_them()
+    {
+        const int writers = 4;
+        const int addsPerWriter = 200;
+        const int extraWatches = 300;
+        const LegacyProtocol table = LegacyProtocol.Torch113;
+        await using var server = await TestServer.StartAsync(o => o.EventLoops = 2);
+        using var watcher = await RawClient.ConnectAsync(server.Port, validate: false);
+        await watcher.SendAsync(Encode(table, WireRequest.KeyOnly(QueryType.WatchKey, K("/w"))));
+        Assert.Equal([3], await watcher.ReceiveExactlyAsync(1));
+
+        // While the writers ADD to /w, the watcher keeps its own connection busy with more WATCH_KEYs
+        // (acknowledged with 3, which no notification starts with), so notifications also arrive
+        // while its requests are being processed on another thread.
+        var watching = Task.Run(async () =>
+        {
+            for (var i = 0; i < extraWatches; i += 10)
+            {
+                await watcher.SendAsync(Encode(table, [.. Enumerable.Range(i, 10).Select(n => WireRequest.KeyOnly(QueryType.WatchKey, K("/d" + n)))]));
+            }
+        });
+        var writing = Enumerable.Range(0, writers).Select(_ => Task.Run(async () =>
+        {
+            using var writer = await RawClient.ConnectAsync(server.Port, validate: false);
+            for (var i = 0; i < addsPerWriter; i += 20)
+            {
+                await writer.SendAsync(Encode(table, [.. Enumerable.Range(0, 20).Select(_ => WireRequest.Add(K("/w"), 1))]));
+                await writer.ReceiveExactlyAsync(20 * 8);
+            }
+        })).ToList();
+        await Task.WhenAll([watching, .. writing]);
+
+        var acks = 0;
+        long previous = 0;
+        for (var notified = 0; notified < writers * addsPerWriter;)
+        {
+            var type = await watcher.ReadByteAsync();
+            if (type == LegacyCodes.KeyCallbackRegistered)
+            {
+                acks++;
+                continue;
+            }
+
+            Assert.Equal(previous == 0 ? (byte)KeyChange.Created : (byte)KeyChange.Updated, type);
+            Assert.Equal("/w", System.Text.Encoding.ASCII.GetString(await watcher.ReadBlobAsync()));
+            var oldValue = System.Text.Encoding.ASCII.GetString(await watcher.ReadBlobAsync());
+            var newValue = long.Parse(System.Text.Encoding.ASCII.GetString(await watcher.ReadBlobAsync()), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.Equal(previous == 0 ? string.Empty : previous.ToString(System.Globalization.CultureInfo.InvariantCulture), oldValue);
+            Assert.Equal(previous + 1, newValue);
+            previous = newValue;
+            notified++;
+        }
+
+        while (acks < extraWatches)
+        {
+            Assert.Equal(LegacyCodes.KeyCallbackRegistered, await watcher.ReadByteAsync());
+            acks++;
+        }
+
+        Assert.True(await watcher.NothingArrivesWithinAsync(TimeSpan.FromMilliseconds(100)));
+    }
+
     private static byte[] Frame(byte code, params byte[][] blobs) => [code, .. blobs.SelectMany(Blob)];
 }
