@@ -33,7 +33,8 @@ public class SessionBenchmarks
     {
         _store = new KeyValueStore();
         Frames.Populate(_store);
-        _session = new Session(_store, CodecLimits.Default);
+        // As the server configures it: pre-2.2 detection on (the default table); a VALIDATE opening is 2.2+.
+        _session = new Session(_store, CodecLimits.Default) { LegacyProtocol = LegacyProtocol.Torch113 };
         var validated = _session.Process(Frames.Validate());
         if (validated.Error != ProtocolError.None)
         {

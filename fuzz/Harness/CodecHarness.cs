@@ -10,16 +10,20 @@ namespace TcpStore.Fuzz.Harness;
 /// </summary>
 public static class CodecHarness
 {
-    /// <summary>Runs one input under the small fuzz limits and the default limits.</summary>
+    /// <summary>Runs one input under the small fuzz limits and the default limits, in the 2.2+ table and both pre-2.2 tables.</summary>
     public static void Run(ReadOnlySpan<byte> data)
     {
-        ReadAll(data, FuzzLimits.Small);
-        ReadAll(data, CodecLimits.Default);
+        foreach (var table in (ReadOnlySpan<LegacyProtocol>)[LegacyProtocol.Off, LegacyProtocol.Torch113, LegacyProtocol.Torch21])
+        {
+            ReadAll(data, FuzzLimits.Small, table);
+        }
+
+        ReadAll(data, CodecLimits.Default, LegacyProtocol.Off);
     }
 
-    private static void ReadAll(ReadOnlySpan<byte> data, CodecLimits limits)
+    private static void ReadAll(ReadOnlySpan<byte> data, CodecLimits limits, LegacyProtocol table)
     {
-        var reader = new RequestReader(data, limits);
+        var reader = new RequestReader(data, limits, table);
         var maxFrame = FuzzLimits.MaxFrameBytes(limits);
         var frames = 0;
         while (true)
@@ -34,14 +38,14 @@ public static class CodecHarness
                         var frame = data[before..reader.Consumed];
                         FuzzInvariantException.Check(frame.Length > 0, "a complete frame consumed nothing");
                         CheckWithinLimits(request, limits);
-                        var encoded = RequestEncoder.Encode(request);
+                        var encoded = RequestEncoder.Encode(request, table);
                         FuzzInvariantException.Check(
                             frame.SequenceEqual(encoded),
                             $"frame {frames} ({request.Type}) re-encodes to {Convert.ToHexString(encoded)}, parsed from {Convert.ToHexString(frame)}");
-                        CheckTruncations(frame, limits);
+                        CheckTruncations(frame, limits, table);
                         if (frames++ == 0)
                         {
-                            CheckSegmentedRead(data, limits, frame.Length);
+                            CheckSegmentedRead(data, limits, frame.Length, table);
                         }
 
                         break;
@@ -79,7 +83,7 @@ public static class CodecHarness
     }
 
     // Every strict prefix of a valid frame must be "incomplete, need more than you have, at most the whole frame".
-    private static void CheckTruncations(ReadOnlySpan<byte> frame, CodecLimits limits)
+    private static void CheckTruncations(ReadOnlySpan<byte> frame, CodecLimits limits, LegacyProtocol table)
     {
         Span<int> cuts = [0, frame.Length / 2, frame.Length - 1];
         foreach (var cut in cuts)
@@ -89,7 +93,7 @@ public static class CodecHarness
                 continue;
             }
 
-            var reader = new RequestReader(frame[..cut], limits);
+            var reader = new RequestReader(frame[..cut], limits, table);
             var status = reader.TryRead(out _);
             FuzzInvariantException.Check(status == ParseStatus.Incomplete, $"a {cut}-byte prefix of a {frame.Length}-byte frame gave {status}");
             FuzzInvariantException.Check(
@@ -99,7 +103,7 @@ public static class CodecHarness
     }
 
     // The multi-segment entry point must agree with the contiguous one wherever the split falls.
-    private static void CheckSegmentedRead(ReadOnlySpan<byte> data, CodecLimits limits, int firstFrameLength)
+    private static void CheckSegmentedRead(ReadOnlySpan<byte> data, CodecLimits limits, int firstFrameLength, LegacyProtocol table)
     {
         if (data.Length < 2)
         {
@@ -108,7 +112,7 @@ public static class CodecHarness
 
         var split = 1 + (firstFrameLength % (data.Length - 1));
         var sequence = TwoSegments(data[..split].ToArray(), data[split..].ToArray());
-        var status = RequestReader.TryRead(sequence, limits, new ArrayBufferWriter<byte>(), out _, out var consumed, out _);
+        var status = RequestReader.TryRead(sequence, limits, new ArrayBufferWriter<byte>(), out _, out var consumed, out _, table);
         FuzzInvariantException.Check(
             status == ParseStatus.Complete && consumed == firstFrameLength,
             $"segmented read split at {split} gave {status}/{consumed}, contiguous gave Complete/{firstFrameLength}");

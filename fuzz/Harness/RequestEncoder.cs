@@ -9,6 +9,19 @@ namespace TcpStore.Fuzz.Harness;
 /// </summary>
 internal static class RequestEncoder
 {
+    /// <summary>Encodes in a pre-2.2 table: the same layout with that table's code byte.</summary>
+    public static byte[] Encode(in Request request, LegacyProtocol table)
+    {
+        var bytes = Encode(request);
+        if (table != LegacyProtocol.Off)
+        {
+            FuzzInvariantException.Check(LegacyCodes.TryEncode(table, request.Type, out var code), $"{request.Type} parsed in the {table} table, which has no code for it");
+            bytes[0] = code;
+        }
+
+        return bytes;
+    }
+
     public static byte[] Encode(in Request request)
     {
         var writer = new ArrayBufferWriter<byte>();
@@ -29,6 +42,7 @@ internal static class RequestEncoder
             case QueryType.DeleteKey:
             case QueryType.QueuePop:
             case QueryType.QueueLength:
+            case QueryType.WatchKey:
                 RequestWriter.WriteKeyCommand(writer, request.Type, default, request.Key);
                 break;
             case QueryType.Set:

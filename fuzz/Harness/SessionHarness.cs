@@ -23,11 +23,28 @@ public static class SessionHarness
     private const long OutputBudget = 2048;
     private static readonly byte[][] BystanderKeys = [Encoding.UTF8.GetBytes("init/"), Encoding.UTF8.GetBytes("/a"), []];
 
-    /// <summary>Runs one input.</summary>
+    /// <summary>
+    /// Runs one input: a stream that opens with VALIDATE under the server's default configuration
+    /// (the 1.13 legacy table on, which must not change anything for it); any other stream as a
+    /// pre-2.2 client under each legacy table, and with legacy connections refused.
+    /// </summary>
     public static void Run(ReadOnlySpan<byte> data)
     {
-        var whole = Replay(data, split: false, outputBudget: long.MaxValue);
-        var pieces = Replay(data, split: true, outputBudget: long.MaxValue);
+        if (LegacyCodes.IsLegacyOpening(data) != true)
+        {
+            Run(data, LegacyProtocol.Torch113);
+            return;
+        }
+
+        Run(data, LegacyProtocol.Off);
+        Run(data, LegacyProtocol.Torch113);
+        Run(data, LegacyProtocol.Torch21);
+    }
+
+    private static void Run(ReadOnlySpan<byte> data, LegacyProtocol legacy)
+    {
+        var whole = Replay(data, split: false, outputBudget: long.MaxValue, legacy);
+        var pieces = Replay(data, split: true, outputBudget: long.MaxValue, legacy);
         FuzzInvariantException.Check(whole.Error == pieces.Error, $"close reason depends on how the stream is split: {whole.Error} vs {pieces.Error}");
         FuzzInvariantException.Check(whole.Requests == pieces.Requests, $"requests executed depend on the split: {whole.Requests} vs {pieces.Requests}");
         FuzzInvariantException.Check(whole.Replies.AsSpan().SequenceEqual(pieces.Replies), "replies depend on how the stream is split");
@@ -35,7 +52,7 @@ public static class SessionHarness
 
         // Under a small output budget the same stream either runs identically or is cut off with
         // BufferLimit, having sent a prefix of the same replies and never more than the budget at once.
-        var budgeted = Replay(data, split: true, outputBudget: OutputBudget);
+        var budgeted = Replay(data, split: true, outputBudget: OutputBudget, legacy);
         if (budgeted.Error == ProtocolError.BufferLimit)
         {
             FuzzInvariantException.Check(whole.Replies.AsSpan().StartsWith(budgeted.Replies), "replies before a BufferLimit close differ from the unbudgeted run");
@@ -49,7 +66,7 @@ public static class SessionHarness
     /// <summary>What one replay produced.</summary>
     private sealed record Transcript(byte[] Replies, ProtocolError Error, int Requests, byte[] BystanderReplies);
 
-    private static Transcript Replay(ReadOnlySpan<byte> data, bool split, long outputBudget)
+    private static Transcript Replay(ReadOnlySpan<byte> data, bool split, long outputBudget, LegacyProtocol legacy)
     {
         var limits = FuzzLimits.Small;
         var maxFrame = FuzzLimits.MaxFrameBytes(limits);
@@ -57,7 +74,7 @@ public static class SessionHarness
         var bystanderWakes = 0;
         var idleWakes = 0;
         using var bystander = new Session(store, limits, _ => bystanderWakes++);
-        using var session = new Session(store, limits, _ => idleWakes++) { MaxPendingOutputBytes = outputBudget };
+        using var session = new Session(store, limits, _ => idleWakes++) { MaxPendingOutputBytes = outputBudget, LegacyProtocol = legacy };
         using var taken = new PooledBufferWriter();
         StartBystander(bystander, limits);
 
@@ -111,6 +128,8 @@ public static class SessionHarness
         session.Dispose();
         bystander.Dispose();
         FuzzInvariantException.Check(store.AwaitedKeyCount == 0, $"{store.AwaitedKeyCount} keys still awaited after every session was disposed");
+        FuzzInvariantException.Check(store.KeyObserver is not KeyWatchers watchers || watchers.KeyCount == 0, "a WATCH_KEY registration outlived its session");
+        FuzzInvariantException.Check(legacy != LegacyProtocol.Off || session.DetectedLegacyProtocol == LegacyProtocol.Off, "a legacy table was used with legacy clients refused");
         return new Transcript(replies.ToArray(), error, requests, bystanderReplies.ToArray());
     }
 

@@ -31,6 +31,7 @@ internal static class ServeCommand
             new("--transport", nameof(TcpStoreServiceOptions.Transport), "I/O layer: Epoll (our own epoll loops, see --loops; the default on Linux x86-64) or Sockets (.NET's socket engine)."),
             new("--loops", nameof(TcpStoreServiceOptions.Loops), "Epoll transport: event loop threads; 0 = one per two processors this process may use, at least one (default 0)."),
             new("--drain-seconds", nameof(TcpStoreServiceOptions.DrainSeconds), $"On SIGTERM, how long replies already produced may take to finish sending before connections close (default {defaults.DrainSeconds})."),
+            new("--legacy-protocol", nameof(TcpStoreServiceOptions.LegacyProtocol), $"Code table for clients older than PyTorch 2.2 (no VALIDATE): 1.13 (also 2.0), 2.1, or off (refuse them); see docs/compatibility.md (default {defaults.LegacyProtocol}).") { HelpName = "1.13|2.0|2.1|off" },
         };
         var config = new Option<FileInfo>("--config", "-c")
         {
@@ -93,6 +94,13 @@ internal static class ServeCommand
         }
 
         public Option<string> Option { get; }
+
+        /// <summary>The value's placeholder in help, where the type's own name says too little.</summary>
+        public string? HelpName
+        {
+            get => Option.HelpName;
+            init => Option.HelpName = value;
+        }
 
         public string Property { get; }
 

@@ -41,4 +41,9 @@ public enum QueryType : byte
     QueueLength = 16,
     /// <summary>Replies with every key of the key-value map.</summary>
     ListKeys = 17,
+    /// <summary>
+    /// PyTorch 1.13/2.0 only (legacy code 7): register for change notifications on a key. Never a
+    /// 2.2+ wire code; <see cref="LegacyCodes"/> produces it.
+    /// </summary>
+    WatchKey = 0xF7,
 }

@@ -14,14 +14,17 @@ public ref struct RequestReader
 {
     private readonly ReadOnlySpan<byte> _buffer;
     private readonly CodecLimits _limits;
+    private readonly LegacyProtocol _legacy;
 
     /// <summary>Creates a reader over <paramref name="buffer"/>.</summary>
     /// <param name="buffer">Received bytes, starting at a frame boundary.</param>
     /// <param name="limits">Limits to enforce.</param>
-    public RequestReader(ReadOnlySpan<byte> buffer, CodecLimits limits)
+    /// <param name="legacy">The pre-2.2 code table to read, or <see cref="LegacyProtocol.Off"/> for 2.2+ codes.</param>
+    public RequestReader(ReadOnlySpan<byte> buffer, CodecLimits limits, LegacyProtocol legacy = LegacyProtocol.Off)
     {
         _buffer = buffer;
         _limits = limits;
+        _legacy = legacy;
     }
 
     /// <summary>Bytes consumed by the frames read so far.</summary>
@@ -46,7 +49,7 @@ public ref struct RequestReader
         var input = _buffer[Consumed..];
         var cursor = new Cursor(input);
         Request parsed = default;
-        var status = Parse(ref cursor, _limits, ref parsed);
+        var status = Parse(ref cursor, _limits, _legacy, ref parsed);
         request = parsed;
         switch (status)
         {
@@ -78,16 +81,18 @@ public ref struct RequestReader
     /// <param name="request">The parsed request.</param>
     /// <param name="consumed">Bytes consumed on success.</param>
     /// <param name="error">The error on <see cref="ParseStatus.Error"/>.</param>
+    /// <param name="legacy">The pre-2.2 code table to read, or <see cref="LegacyProtocol.Off"/>.</param>
     public static ParseStatus TryRead(
         in ReadOnlySequence<byte> input,
         CodecLimits limits,
         ArrayBufferWriter<byte> scratch,
         out Request request,
         out long consumed,
-        out ProtocolError error)
+        out ProtocolError error,
+        LegacyProtocol legacy = LegacyProtocol.Off)
     {
         ArgumentNullException.ThrowIfNull(scratch);
-        var reader = new RequestReader(input.FirstSpan, limits);
+        var reader = new RequestReader(input.FirstSpan, limits, legacy);
         var status = reader.TryRead(out request);
         // A frame that crosses segments is copied and re-parsed, growing the copy until the frame
         // completes or the input is exhausted: a MULTI_SET can be far longer than one key and two
@@ -100,7 +105,7 @@ public ref struct RequestReader
             scratch.Clear();
             input.Slice(0, take).CopyTo(scratch.GetSpan((int)take));
             scratch.Advance((int)take);
-            reader = new RequestReader(scratch.WrittenSpan, limits);
+            reader = new RequestReader(scratch.WrittenSpan, limits, legacy);
             status = reader.TryRead(out request);
         }
 
@@ -109,19 +114,29 @@ public ref struct RequestReader
         return status;
     }
 
-    private static ParseStatus Parse(scoped ref Cursor cursor, CodecLimits limits, ref Request request)
+    private static ParseStatus Parse(scoped ref Cursor cursor, CodecLimits limits, LegacyProtocol legacy, ref Request request)
     {
         if (!cursor.TryTakeByte(out var code))
         {
             return ParseStatus.Incomplete;
         }
 
-        if (code > Protocol.MaxQueryType)
+        if (legacy != LegacyProtocol.Off)
+        {
+            if (!LegacyCodes.TryDecode(legacy, code, out request.Type))
+            {
+                return cursor.Fail(ProtocolError.UnknownCommand);
+            }
+        }
+        else if (code > Protocol.MaxQueryType)
         {
             return cursor.Fail(ProtocolError.UnknownCommand);
         }
+        else
+        {
+            request.Type = (QueryType)code;
+        }
 
-        request.Type = (QueryType)code;
         switch (request.Type)
         {
             case QueryType.Validate:
@@ -135,6 +150,7 @@ public ref struct RequestReader
 
             case QueryType.Get:
             case QueryType.DeleteKey:
+            case QueryType.WatchKey:
             case QueryType.QueuePop:
             case QueryType.QueueLength:
                 return cursor.TryTakeBlob(limits.MaxKeyLength, ProtocolError.KeyTooLong, out request.Key);

@@ -53,6 +53,12 @@ public sealed class KeyValueStore
         _queuesBySpan = _queues.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
+    /// <summary>
+    /// Told of every key creation, update and deletion, under the write lock; null (the default)
+    /// while nobody watches, so writes then pay one field read. Set by legacy WATCH_KEY.
+    /// </summary>
+    public IKeyChangeObserver? KeyObserver { get; set; }
+
     /// <summary>Number of keys in the key-value map (queues are not counted).</summary>
     public int KeyCount => Volatile.Read(ref _keyCount);
 
@@ -115,6 +121,7 @@ public sealed class KeyValueStore
         {
             if (_mapBySpan.TryGetValue(key, out var cell))
             {
+                KeyObserver?.OnKeyChanged(KeyChange.Updated, key, cell.Locked, [.. cell.Locked, .. suffix]);
                 cell.Append(suffix);
             }
             else
@@ -166,6 +173,7 @@ public sealed class KeyValueStore
             {
                 if (current.Locked.SequenceEqual(expected))
                 {
+                    KeyObserver?.OnKeyChanged(KeyChange.Updated, key, current.Locked, desired);
                     current.Write(desired);
                     _waits.WakeAll(key);
                     reply.WriteBlob(desired);
@@ -197,11 +205,12 @@ public sealed class KeyValueStore
     {
         lock (_writeLock)
         {
-            if (!_mapBySpan.TryRemove(key, out _, out _))
+            if (!_mapBySpan.TryRemove(key, out _, out var removed))
             {
                 return false;
             }
 
+            KeyObserver?.OnKeyChanged(KeyChange.Deleted, key, removed.Locked, default);
             _keyCount--;
             return true;
         }
@@ -379,10 +388,12 @@ public sealed class KeyValueStore
     {
         if (_mapBySpan.TryGetValue(key, out var cell))
         {
+            KeyObserver?.OnKeyChanged(KeyChange.Updated, key, cell.Locked, value);
             cell.Write(value, minimumCapacity);
             return;
         }
 
+        KeyObserver?.OnKeyChanged(KeyChange.Created, key, default, value);
         _map[key.ToArray()] = new ValueCell(value, minimumCapacity);
         _keyCount++;
     }

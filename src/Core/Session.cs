@@ -15,7 +15,7 @@ namespace TcpStore.Core;
 /// CANCEL_WAIT). That gives the ordering clients rely on without ever holding the output lock
 /// while calling into the store, which would deadlock against a waker holding the store lock.
 /// </remarks>
-public sealed class Session : Waiter, IDisposable
+public sealed partial class Session : Waiter, IDisposable
 {
     private readonly KeyValueStore _store;
     private readonly CodecLimits _limits;
@@ -83,6 +83,11 @@ public sealed class Session : Waiter, IDisposable
     /// </summary>
     public SessionResult Process(ReadOnlySpan<byte> input)
     {
+        if (!_validated && LegacyProtocol != LegacyProtocol.Off && !DetectProtocol(input))
+        {
+            return new SessionResult(0, ProtocolError.None, LegacyCodes.DetectionBytes, 0);
+        }
+
         lock (OutputLock)
         {
             _processing = true;
@@ -90,7 +95,7 @@ public sealed class Session : Waiter, IDisposable
             _budgetedReplies.Limit = MaxPendingOutputBytes - _output.WrittenCount;
         }
 
-        var reader = new RequestReader(input, _limits);
+        var reader = new RequestReader(input, _limits, _table);
         var error = ProtocolError.None;
         var requests = 0;
         long needed = 0;
@@ -231,6 +236,8 @@ public sealed class Session : Waiter, IDisposable
             _output.Release();
         }
 
+        DisposeLegacy();
+
         // The reply buffer belongs to the processing thread, which releases it after every batch.
     }
 
@@ -291,7 +298,7 @@ public sealed class Session : Waiter, IDisposable
 
         try
         {
-            return Execute(ref request, _budgetedReplies);
+            return _table == LegacyProtocol.Off ? Execute(ref request, _budgetedReplies) : ExecuteLegacy(ref request, _budgetedReplies);
         }
         catch (OutputBudgetExceededException)
         {
@@ -379,7 +386,7 @@ public sealed class Session : Waiter, IDisposable
 
     private ProtocolError CheckCommandByte(ReadOnlySpan<byte> pending)
     {
-        if (pending.IsEmpty)
+        if (pending.IsEmpty || _table != LegacyProtocol.Off)
         {
             return ProtocolError.None;
         }
@@ -395,7 +402,7 @@ public sealed class Session : Waiter, IDisposable
 
     private void DrainWakes()
     {
-        if (Volatile.Read(ref _pendingWakes) == 0)
+        if (Volatile.Read(ref _pendingWakes) == 0 && !HasPendingUnsolicited)
         {
             return;
         }
@@ -418,6 +425,7 @@ public sealed class Session : Waiter, IDisposable
     // Caller holds the output lock.
     private void AppendWakes(PooledBufferWriter destination)
     {
+        AppendUnsolicited(destination);
         for (; _pendingWakes > 0; _pendingWakes--)
         {
             destination.WriteByte(Protocol.StopWaiting);

@@ -64,6 +64,13 @@ public sealed class TcpStoreServiceOptions
     [Range(0, 3600, ErrorMessage = "{0} must be 0 to 3600 seconds")]
     public double DrainSeconds { get; set; } = 5;
 
+    /// <summary>
+    /// Code table for clients older than PyTorch 2.2: <c>1.13</c> (also 2.0's), <c>2.1</c>, or <c>off</c> to refuse
+    /// them (see docs/compatibility.md).
+    /// </summary>
+    [RegularExpression(@"^(1\.13|2\.0|2\.1|off)$", ErrorMessage = "{0} must be 1.13, 2.0, 2.1 or off")]
+    public string LegacyProtocol { get; set; } = "1.13";
+
     /// <summary>The server options these settings describe, listening on <paramref name="address"/> (the resolved <see cref="Host"/>).</summary>
     public TcpStoreServerOptions ToServerOptions(IPAddress? address) => new()
     {
@@ -80,6 +87,12 @@ public sealed class TcpStoreServiceOptions
         Transport = Transport,
         EventLoops = Loops,
         DrainTimeout = TimeSpan.FromSeconds(DrainSeconds),
+        LegacyProtocol = LegacyProtocol switch
+        {
+            "2.1" => Codec.LegacyProtocol.Torch21,
+            "off" => Codec.LegacyProtocol.Off,
+            _ => Codec.LegacyProtocol.Torch113, // 1.13 and 2.0 share a table
+        },
     };
 
     /// <summary>

@@ -38,6 +38,7 @@ internal abstract class Connection
             // Bounds what one read can make the server buffer, even inside a single huge reply.
             MaxPendingOutputBytes = maxBuffered,
             Owner = this,
+            LegacyProtocol = server.LegacyProtocol,
         };
     }
 
@@ -209,12 +210,23 @@ internal abstract class Connection
                 return;
             }
 
-            if (!Session.TryTakeWakesOnly(out wakes) && !Session.TakeOutput(_sending))
+            if (Session.UnsolicitedOverflowed)
+            {
+                wakes = -1;
+            }
+            else if (!Session.TryTakeWakesOnly(out wakes) && !Session.TakeOutput(_sending))
             {
                 return;
             }
 
             _sendPending = true;
+        }
+
+        if (wakes < 0)
+        {
+            // A legacy watcher fell behind its notifications by more than the buffer limit.
+            Close(CloseReason.BufferLimit, "watch notifications exceed the output limit");
+            return;
         }
 
         if (wakes > 0 && !SendWakes(wakes))
@@ -248,15 +260,28 @@ internal abstract class Connection
                 offset += sent;
             }
 
+            bool overflowed;
+            var done = false;
             lock (SendLock)
             {
                 _sending.Clear();
-                if (IsClosed || !Session.TakeOutput(_sending))
+                overflowed = Session.UnsolicitedOverflowed;
+                if (IsClosed || overflowed || !Session.TakeOutput(_sending))
                 {
                     _sending.Release();
                     _sendPending = false;
-                    return;
+                    done = true;
                 }
+            }
+
+            if (done)
+            {
+                if (overflowed)
+                {
+                    Close(CloseReason.BufferLimit, "watch notifications exceed the output limit");
+                }
+
+                return;
             }
 
             offset = 0;

@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using System.Net;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Logging;
+using TcpStore.Codec;
 using TcpStore.Core;
 using TcpStore.Server.Linux;
 
@@ -397,6 +398,9 @@ public sealed class TcpStoreServer : IAsyncDisposable
             loop.Add(connection);
         }
     }
+
+    /// <summary>The code table for pre-2.2 clients (see <see cref="TcpStoreServerOptions.LegacyProtocol"/>).</summary>
+    internal LegacyProtocol LegacyProtocol => _options.LegacyProtocol;
 
     private bool AtConnectionLimit => _connections.Count >= _maxConnections;
 

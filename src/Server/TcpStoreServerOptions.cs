@@ -59,6 +59,14 @@ public sealed class TcpStoreServerOptions
     /// <summary>How often to log the keys that connections wait for (while any do); zero disables it.</summary>
     public TimeSpan WaitReportInterval { get; set; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// The code table of connections that do not open with VALIDATE (PyTorch before 2.2). The default,
+    /// <see cref="Codec.LegacyProtocol.Torch113"/>, serves 1.13 and 2.0 clients (and every 2.1 command
+    /// but DELETE_KEY and APPEND); set <see cref="Codec.LegacyProtocol.Torch21"/> for 2.1 clients, or
+    /// <see cref="Codec.LegacyProtocol.Off"/> to close every connection that does not validate.
+    /// </summary>
+    public LegacyProtocol LegacyProtocol { get; set; } = LegacyProtocol.Torch113;
+
     /// <summary>How connections are driven: .NET's socket engine, or our own epoll loops (Linux x86-64).</summary>
     public ServerTransport Transport { get; set; } = ServerTransport.Epoll;
 
@@ -93,6 +101,7 @@ public sealed class TcpStoreServerOptions
         Check(MaxBufferedBytesPerConnection is >= 4096 and <= 2 * oneGiB, "max buffered bytes must be 4 KiB to 2 GiB");
         Check(WarningsPerSecond >= 0, "warnings per second must not be negative");
         Check(WaitReportInterval >= TimeSpan.Zero, "wait report interval must not be negative");
+        Check(Enum.IsDefined(LegacyProtocol), "legacy protocol must be Off, Torch113 or Torch21");
         Check(EventLoops is >= 0 and <= 1024, "event loops must be 0 (the default count) to 1024");
     }
 

@@ -34,6 +34,11 @@ public sealed class CorpusReplayTests
         var files = Directory.EnumerateFiles(CorpusRoot(), "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(CorpusRoot(), f)).ToList();
         Assert.True(files.Count(f => f.StartsWith("pytorch", StringComparison.Ordinal)) >= 6, string.Join(", ", files));
         Assert.True(files.Count(f => f.StartsWith("edge", StringComparison.Ordinal)) >= 10, string.Join(", ", files));
+        // PyTorch 1.13's client, recorded through the proxy: no VALIDATE, the first byte is already a command.
+        var legacy = files.Where(f => f.StartsWith("torch113", StringComparison.Ordinal)).ToList();
+        Assert.True(legacy.Count >= 2, string.Join(", ", files));
+        Assert.All(legacy, f => Assert.Equal(true, TcpStore.Codec.LegacyCodes.IsLegacyOpening(File.ReadAllBytes(Path.Combine(CorpusRoot(), f)))));
+
         // Every recorded session starts with VALIDATE and the magic, as the real client sends it.
         foreach (var file in files.Where(f => f.StartsWith("pytorch", StringComparison.Ordinal)))
         {

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using TcpStore.Codec;
 using TcpStore.Server;
 using TcpStore.Tests.Support;
 
@@ -41,7 +42,7 @@ public sealed class MetricsTests
         });
         listener.Start();
 
-        await using var server = await HostileServer.StartAsync();
+        await using var server = await HostileServer.StartAsync(o => o.LegacyProtocol = LegacyProtocol.Off);
         using (var bad = await RawClient.ConnectAsync(server.Port))
         {
             await bad.SendAsync(RawClientFrames.Bare(200));

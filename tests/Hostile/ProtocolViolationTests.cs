@@ -24,7 +24,11 @@ public sealed class ProtocolViolationTests
     [MemberData(nameof(Violations))]
     public async Task Violation_closes_only_the_offender_and_is_logged_and_counted(string violation, CloseReason reason)
     {
-        await using var server = await HostileServer.StartAsync(o => o.WarningsPerSecond = 5);
+        await using var server = await HostileServer.StartAsync(o =>
+        {
+            o.WarningsPerSecond = 5;
+            o.LegacyProtocol = LegacyProtocol.Off; // validation violations; pre-2.2 clients are tests/Legacy
+        });
         var peers = new List<string>();
         await server.UnderAttackAsync(async () =>
         {

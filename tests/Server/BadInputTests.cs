@@ -36,12 +36,15 @@ public sealed class BadInputTests
 
     public static TheoryData<string> CaseNames() => new(Cases.Keys);
 
+    // These cases are about 2.2+ validation; with a legacy table on, unvalidated bytes are a pre-2.2 client (tests/Legacy).
+    private static void ModernOnly(TcpStoreServerOptions options) => options.LegacyProtocol = LegacyProtocol.Off;
+
     [Theory]
     [MemberData(nameof(CaseNames))]
     public async Task Bad_input_closes_only_that_connection_and_is_counted(string name)
     {
         var (bytes, reason) = Cases[name];
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(ModernOnly);
         using var healthy = await RawClient.ConnectAsync(server.Port);
         await healthy.SendAsync(Encode(WireRequest.KeyValue(QueryType.Set, K("h"), K("ok")), WireRequest.Multi(QueryType.Wait, [K("later")])));
 
@@ -88,7 +91,7 @@ public sealed class BadInputTests
     [InlineData("VALIDATE byte after validation", true)]
     public async Task A_first_byte_that_can_never_be_valid_closes_at_once_without_waiting_for_the_frame(string name, bool validated)
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(ModernOnly);
         using var client = await RawClient.ConnectAsync(server.Port, validate: validated);
 
         // Only the start of a frame: waiting for the rest would let an unvalidated peer pin buffers.
@@ -102,7 +105,7 @@ public sealed class BadInputTests
     [Fact]
     public async Task An_unvalidated_oversized_first_request_is_counted_as_not_validated()
     {
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(ModernOnly);
         using var client = await RawClient.ConnectAsync(server.Port, validate: false);
         await client.SendAsync(Header(QueryType.Get, ulong.MaxValue));
         Assert.True(await client.IsClosedByServerAsync());

@@ -51,7 +51,7 @@ public sealed record WireRequest(
             case QueryType.GetNumKeys or QueryType.CancelWait or QueryType.ListKeys:
                 RequestWriter.WriteBare(writer, Type);
                 break;
-            case QueryType.Get or QueryType.DeleteKey or QueryType.QueuePop or QueryType.QueueLength:
+            case QueryType.Get or QueryType.DeleteKey or QueryType.QueuePop or QueryType.QueueLength or QueryType.WatchKey:
                 RequestWriter.WriteKeyCommand(writer, Type, default, Key);
                 break;
             case QueryType.Set or QueryType.Append or QueryType.QueuePush:
