@@ -5,6 +5,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using TcpStore.Codec;
+using TcpStore.Etcd;
 using TcpStore.Server;
 
 namespace TcpStore.Cli;
@@ -26,11 +27,14 @@ internal static class ServeCommand
         var warningsPerSecond = new Option<int>("--warnings-per-second") { Description = "Most close warnings logged per second for each reason; the rest are counted and summarized.", DefaultValueFactory = _ => new TcpStoreServerOptions().WarningsPerSecond };
         var transport = new Option<ServerTransport>("--transport") { Description = "I/O layer: Sockets (.NET socket engine) or Epoll (our own epoll loops, see --loops; Linux x86-64).", DefaultValueFactory = _ => ServerTransport.Epoll };
         var loops = new Option<int>("--loops") { Description = "Epoll transport: event loop threads; 0 = one per two processors this process may use (at least one).", DefaultValueFactory = _ => 0 };
+        var engine = new Option<StoreEngineKind>("--engine") { Description = "Where keys live: Memory (this process) or Etcd (an etcd cluster; any number of servers can front it).", DefaultValueFactory = _ => StoreEngineKind.Memory };
+        var etcdEndpoints = new Option<string?>("--etcd-endpoints") { Description = "Etcd engine: the cluster's client URLs, comma-separated (http://host:2379,...)." };
+        var etcdPrefix = new Option<string>("--etcd-prefix") { Description = "Etcd engine: key prefix of this store (one per job; every server of the job uses the same).", DefaultValueFactory = _ => new EtcdEngineOptions().Prefix };
         var logLevel = new Option<LogLevel>("--log-level") { Description = "Minimum level logged to stderr.", DefaultValueFactory = _ => LogLevel.Information };
 
-        var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.")
+        var command = new Command("serve", "Run a TCPStore server (in-memory, or over an etcd cluster with --engine Etcd) that PyTorch clients connect to.")
         {
-            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, transport, loops, logLevel,
+            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, transport, loops, logLevel, engine, etcdEndpoints, etcdPrefix,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -58,12 +62,22 @@ internal static class ServeCommand
                 EventLoops = parse.GetValue(loops),
                 WarningsPerSecond = parse.GetValue(warningsPerSecond),
             };
-            return await RunAsync(options, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+            EtcdEngineOptions? etcd = null;
+            if (parse.GetValue(engine) == StoreEngineKind.Etcd)
+            {
+                etcd = new EtcdEngineOptions { Prefix = parse.GetValue(etcdPrefix)! };
+                foreach (var endpoint in EtcdEngineOptions.ParseEndpoints(parse.GetValue(etcdEndpoints) ?? throw new ArgumentException("--engine etcd needs --etcd-endpoints")))
+                {
+                    etcd.Endpoints.Add(endpoint);
+                }
+            }
+
+            return await RunAsync(options, etcd, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(TcpStoreServerOptions options, LogLevel level, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(TcpStoreServerOptions options, EtcdEngineOptions? etcd, LogLevel level, CancellationToken cancellationToken)
     {
         using var loggerFactory = LoggerFactory.Create(builder => builder
             .SetMinimumLevel(level)
@@ -88,6 +102,8 @@ internal static class ServeCommand
             stop.Cancel();
         });
 
+        await using var engine = etcd is null ? null : await EtcdEngine.ConnectAsync(etcd, loggerFactory.CreateLogger<EtcdEngine>(), stop.Token).ConfigureAwait(false);
+        options.Engine = engine;
         await using var server = new TcpStoreServer(options, logger);
         try
         {
@@ -113,4 +129,14 @@ internal static class ServeCommand
         await server.StopAsync(CancellationToken.None).ConfigureAwait(false);
         return 0;
     }
+}
+
+/// <summary>Where <c>tcpstore serve</c> keeps keys.</summary>
+internal enum StoreEngineKind
+{
+    /// <summary>In this process's memory (the default).</summary>
+    Memory,
+
+    /// <summary>In an etcd cluster (<c>--etcd-endpoints</c>).</summary>
+    Etcd,
 }

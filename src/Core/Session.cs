@@ -15,7 +15,7 @@ namespace TcpStore.Core;
 /// CANCEL_WAIT). That gives the ordering clients rely on without ever holding the output lock
 /// while calling into the store, which would deadlock against a waker holding the store lock.
 /// </remarks>
-public sealed class Session : Waiter, IDisposable
+public sealed partial class Session : Waiter, IDisposable
 {
     private readonly KeyValueStore _store;
     private readonly CodecLimits _limits;
@@ -83,6 +83,11 @@ public sealed class Session : Waiter, IDisposable
     /// </summary>
     public SessionResult Process(ReadOnlySpan<byte> input)
     {
+        if (_engine is not null)
+        {
+            return ProcessWithEngine(input);
+        }
+
         lock (OutputLock)
         {
             _processing = true;
@@ -224,6 +229,7 @@ public sealed class Session : Waiter, IDisposable
         }
 
         _store.Retire(this);
+        _engine?.Retire(this);
         lock (OutputLock)
         {
             _disposed = true;

@@ -33,7 +33,7 @@ internal abstract class Connection
     {
         _server = server;
         _maxBuffered = maxBuffered;
-        Session = new Session(store, limits, static session => ((Connection)session.Owner!).ScheduleFlush())
+        Session = new Session(store, limits, static session => ((Connection)session.Owner!).ScheduleFlush(), server.Engine)
         {
             // Bounds what one read can make the server buffer, even inside a single huge reply.
             MaxPendingOutputBytes = maxBuffered,
@@ -199,6 +199,7 @@ internal abstract class Connection
 
             if (!Session.TryTakeWakesOnly(out wakes) && !Session.TakeOutput(_sending))
             {
+                CloseIfEngineFailed();
                 return;
             }
 
@@ -243,11 +244,24 @@ internal abstract class Connection
                 {
                     _sending.Release();
                     _sendPending = false;
-                    return;
+                    break;
                 }
             }
 
             offset = 0;
+        }
+
+        CloseIfEngineFailed();
+    }
+
+    // A store engine's request failed after Process returned (see Session.EngineError): close once
+    // the replies before it are sent, as a protocol error found during Process does.
+    private void CloseIfEngineFailed()
+    {
+        var error = Session.EngineError;
+        if (error != ProtocolError.None)
+        {
+            Close(ServerMetrics.ToCloseReason(error), "store engine: " + error);
         }
     }
 
