@@ -21,9 +21,9 @@ public sealed class EtcdFrontEnd : IAsyncDisposable
 
     public int Port => Server.Port;
 
-    public static async Task<EtcdFrontEnd> StartAsync(IReadOnlyList<Uri> endpoints, string prefix, int port = 0, Action<TcpStoreServerOptions>? configure = null)
+    public static async Task<EtcdFrontEnd> StartAsync(IReadOnlyList<Uri> endpoints, string prefix, int port = 0, TimeSpan? requestTimeout = null)
     {
-        var engineOptions = new EtcdEngineOptions { Prefix = prefix, RequestTimeout = TimeSpan.FromSeconds(10) };
+        var engineOptions = new EtcdEngineOptions { Prefix = prefix, RequestTimeout = requestTimeout ?? TimeSpan.FromSeconds(10) };
         foreach (var endpoint in endpoints)
         {
             engineOptions.Endpoints.Add(endpoint);
@@ -31,7 +31,6 @@ public sealed class EtcdFrontEnd : IAsyncDisposable
 
         var engine = await EtcdEngine.ConnectAsync(engineOptions);
         var options = new TcpStoreServerOptions { Host = IPAddress.Loopback, Port = port, Engine = engine };
-        configure?.Invoke(options);
         var server = new TcpStoreServer(options);
         await server.StartAsync();
         return new EtcdFrontEnd(server, engine);

@@ -78,6 +78,14 @@ public sealed class EtcdTestCluster : IAsyncLifetime
         await WaitHealthyAsync([member]);
     }
 
+    /// <summary>Restarts every killed member (a quorum must come back together) and waits until all are healthy.</summary>
+    public async Task RestartAllAsync()
+    {
+        var dead = Enumerable.Range(0, Members).Where(i => _processes[i] is null).ToList();
+        dead.ForEach(i => Start(i, existing: true));
+        await WaitHealthyAsync(dead);
+    }
+
     public ValueTask DisposeAsync()
     {
         for (var i = 0; i < Members; i++)
