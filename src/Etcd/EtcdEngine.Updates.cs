@@ -10,12 +10,12 @@ using TcpStore.Core;
 namespace TcpStore.Etcd;
 
 /// <summary>
-/// ADD, APPEND, COMPARE_SET and DELETE_KEY: read the key, decide, and commit with a transaction
+/// APPEND, COMPARE_SET and DELETE_KEY (ADD has its own coalescing path): read the key, decide, and commit with a transaction
 /// conditioned on the key's mod revision (or on its absence), rereading and deciding again when
 /// another writer got there first.
 /// </summary>
 /// <remarks>
-/// These writes are not safe to repeat blindly (an ADD applied twice counts twice), yet an attempt
+/// These writes are not safe to repeat blindly (an APPEND applied twice appends twice), yet an attempt
 /// can fail with its outcome unknown (the member died after proposing it). So each commit also
 /// writes the connection's marker key: this request's sequence number and reply. After an
 /// unknown outcome the engine reads the marker and the key at one revision: the marker tells
@@ -28,7 +28,6 @@ public sealed partial class EtcdEngine
         NoWrite,
         Put,
         Delete,
-        NotNumeric,
     }
 
     private async Task<(ProtocolError, long)> UpdateAsync(EtcdRequest request, EtcdConnection connection, PooledBufferWriter reply)
@@ -42,11 +41,6 @@ public sealed partial class EtcdEngine
         while (true)
         {
             var decision = Decide(request, current, out var value, out var answer);
-            if (decision == Decision.NotNumeric)
-            {
-                return (ProtocolError.NonNumericAdd, 0);
-            }
-
             if (decision == Decision.NoWrite)
             {
                 // Linearized at the read that saw 'current'.
@@ -128,27 +122,6 @@ public sealed partial class EtcdEngine
         {
             switch (request.Type)
             {
-                case QueryType.Add:
-                    long sum;
-                    if (present)
-                    {
-                        if (!DecimalCounter.TryParse(old, out var parsed))
-                        {
-                            return Decision.NotNumeric;
-                        }
-
-                        sum = unchecked(parsed + request.Delta);
-                    }
-                    else
-                    {
-                        sum = request.Delta;
-                    }
-
-                    Span<byte> text = stackalloc byte[DecimalCounter.MaxLength];
-                    value = text[..DecimalCounter.Format(sum, text)].ToArray();
-                    writer.WriteInt64(sum);
-                    answer = writer.WrittenSpan.ToArray();
-                    return Decision.Put;
                 case QueryType.Append:
                     value = present ? [.. old, .. request.Value] : request.Value;
                     return Decision.Put;
