@@ -109,7 +109,9 @@ public sealed partial class EtcdEngine
         var sequence = ++queue.Sequence;
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         var delay = TimeSpan.FromMilliseconds(20);
-        var current = (await _cluster.CallAsync((kv, o) => kv.RangeAsync(new RangeRequest { Key = queue.Key }, o)).ConfigureAwait(false)).Kvs.FirstOrDefault();
+        // The value this front-end committed last is usually still current (one front-end drives a hot
+        // key): start from it and save a read; a stale guess only costs the failed compare's reread.
+        var current = queue.Last ?? (await _cluster.CallAsync((kv, o) => kv.RangeAsync(new RangeRequest { Key = queue.Key }, o)).ConfigureAwait(false)).Kvs.FirstOrDefault();
         while (true)
         {
             long before = 0;
@@ -150,11 +152,13 @@ public sealed partial class EtcdEngine
                 }
 
                 current = responses[1].Kvs.FirstOrDefault();
+                queue.Last = null;
                 continue;
             }
 
             if (response.Succeeded)
             {
+                queue.Last = new Mvccpb.KeyValue { Key = queue.Key, Value = UnsafeByteOperations.UnsafeWrap(value), ModRevision = response.Header.Revision };
                 return (ProtocolError.None, response.Header.Revision, before);
             }
 
@@ -169,6 +173,9 @@ public sealed partial class EtcdEngine
         public long MarkerId { get; } = markerId;
 
         public long Sequence { get; set; }
+
+        /// <summary>The key as this front-end's last commit left it (null when unknown).</summary>
+        public Mvccpb.KeyValue? Last { get; set; }
 
         public List<PendingAdd> Waiting { get; } = [];
 

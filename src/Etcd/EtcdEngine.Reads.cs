@@ -11,9 +11,8 @@ public sealed partial class EtcdEngine
 
     private async Task<(ProtocolError, long)> GetAsync(EtcdRequest request, PooledBufferWriter reply)
     {
-        var key = _keys.Map(request.Key);
-        var response = await _cluster.CallAsync((kv, o) => kv.RangeAsync(new RangeRequest { Key = key }, o)).ConfigureAwait(false);
-        reply.WriteBlob(response.Kvs.Count > 0 ? response.Kvs[0].Value.Span : default);
+        var (responses, _) = await _reads.ReadAsync([new RangeRequest { Key = _keys.Map(request.Key) }]).ConfigureAwait(false);
+        reply.WriteBlob(responses[0].Kvs.Count > 0 ? responses[0].Kvs[0].Value.Span : default);
         return (ProtocolError.None, 0);
     }
 
@@ -91,6 +90,11 @@ public sealed partial class EtcdEngine
     /// </summary>
     private async Task<(RangeResponse[] Responses, long Revision)> ReadAtOneRevisionAsync(RangeRequest[] ranges)
     {
+        if (ranges.Length is > 0 and <= OpsPerTransaction)
+        {
+            return await _reads.ReadAsync(ranges).ConfigureAwait(false);
+        }
+
         var responses = new RangeResponse[ranges.Length];
         long revision = 0;
         for (var start = 0; start < ranges.Length || start == 0; start += OpsPerTransaction)

@@ -28,6 +28,7 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
     private readonly EtcdCluster _cluster;
     private readonly EtcdKeys _keys;
     private readonly WatchHub _hub;
+    private readonly ReadBatcher _reads;
     private readonly ILogger _logger;
     private readonly ulong _frontEndId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
     private long _nextConnection;
@@ -39,6 +40,7 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
         _cluster = new EtcdCluster(options);
         _keys = new EtcdKeys(options.Prefix);
         _hub = new WatchHub(_cluster, _keys, logger);
+        _reads = new ReadBatcher(_cluster, OpsPerTransaction);
     }
 
     /// <summary>Number of distinct keys this front-end's connections wait for.</summary>
