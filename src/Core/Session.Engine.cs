@@ -147,6 +147,13 @@ public sealed partial class Session
 
             if (!pending.IsCompleted)
             {
+                if (wentAsync)
+                {
+                    // Replies committed since this run left the transport's thread would otherwise
+                    // wait for the end of the whole pipeline: have them sent before waiting again.
+                    _wakeWhileIdle?.Invoke(this);
+                }
+
                 wentAsync = true;
             }
 
