@@ -66,9 +66,17 @@ internal static class ServeCommand
             if (parse.GetValue(engine) == StoreEngineKind.Etcd)
             {
                 etcd = new EtcdEngineOptions { Prefix = parse.GetValue(etcdPrefix)! };
-                foreach (var endpoint in EtcdEngineOptions.ParseEndpoints(parse.GetValue(etcdEndpoints) ?? throw new ArgumentException("--engine etcd needs --etcd-endpoints")))
+                try
                 {
-                    etcd.Endpoints.Add(endpoint);
+                    foreach (var endpoint in EtcdEngineOptions.ParseEndpoints(parse.GetValue(etcdEndpoints) ?? throw new ArgumentException("--engine Etcd needs --etcd-endpoints")))
+                    {
+                        etcd.Endpoints.Add(endpoint);
+                    }
+                }
+                catch (ArgumentException ex)
+                {
+                    await Console.Error.WriteLineAsync($"tcpstore: {ex.Message}").ConfigureAwait(false);
+                    return 2;
                 }
             }
 
@@ -102,7 +110,21 @@ internal static class ServeCommand
             stop.Cancel();
         });
 
-        await using var engine = etcd is null ? null : await EtcdEngine.ConnectAsync(etcd, loggerFactory.CreateLogger<EtcdEngine>(), stop.Token).ConfigureAwait(false);
+        EtcdEngine? engine = null;
+        if (etcd is not null)
+        {
+            try
+            {
+                engine = await EtcdEngine.ConnectAsync(etcd, loggerFactory.CreateLogger<EtcdEngine>(), stop.Token).ConfigureAwait(false);
+            }
+            catch (EtcdUnavailableException ex)
+            {
+                await Console.Error.WriteLineAsync($"tcpstore: cannot reach etcd at {string.Join(',', etcd.Endpoints)}: {ex.Message}").ConfigureAwait(false);
+                return 1;
+            }
+        }
+
+        await using var ownedEngine = engine;
         options.Engine = engine;
         await using var server = new TcpStoreServer(options, logger);
         try
