@@ -15,6 +15,13 @@ public sealed partial class EtcdEngine
         // registration cannot be missed: the hub buffers events until it knows the check's revision.
         var entry = _hub.Register(session, request.Keys);
         connection.Wait = entry;
+        if (connection.Retired)
+        {
+            // Closed while this request was starting; Retire may have run before Wait was set.
+            _hub.Cancel(entry);
+            connection.Wait = null;
+            return (ProtocolError.None, 0);
+        }
         bool[] ready;
         long revision;
         try

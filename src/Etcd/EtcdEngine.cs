@@ -102,6 +102,7 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
             return;
         }
 
+        connection.Retired = true;
         CancelWait(connection);
         if (connection.Sequence > 0)
         {
