@@ -189,21 +189,23 @@ internal abstract class Connection
     /// <summary>Sends the session's pending output, unless a send is already under way.</summary>
     protected void Flush()
     {
-        int wakes;
+        var wakes = 0;
+        var send = false;
         lock (SendLock)
         {
-            if (_sendPending || IsClosed)
+            if (!_sendPending && !IsClosed && (Session.TryTakeWakesOnly(out wakes) || Session.TakeOutput(_sending)))
             {
-                return;
+                _sendPending = true;
+                send = true;
             }
+        }
 
-            if (!Session.TryTakeWakesOnly(out wakes) && !Session.TakeOutput(_sending))
-            {
-                CloseIfEngineFailed();
-                return;
-            }
-
-            _sendPending = true;
+        if (!send)
+        {
+            // Nothing (more) to send, or a send is stalled on a peer that does not read: an engine
+            // failure (for example the output limit) closes now rather than after it.
+            CloseIfEngineFailed();
+            return;
         }
 
         if (wakes > 0 && !SendWakes(wakes))
