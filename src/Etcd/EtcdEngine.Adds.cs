@@ -134,6 +134,7 @@ public sealed partial class EtcdEngine
             txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = queue.Key, Value = UnsafeByteOperations.UnsafeWrap(value) } });
             txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = marker, Value = UnsafeByteOperations.UnsafeWrap(mark) } });
             txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = queue.Key } });
+            txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = marker } });
 
             TxnResponse response;
             try
@@ -160,6 +161,13 @@ public sealed partial class EtcdEngine
             {
                 queue.Last = new Mvccpb.KeyValue { Key = queue.Key, Value = UnsafeByteOperations.UnsafeWrap(value), ModRevision = response.Header.Revision };
                 return (ProtocolError.None, response.Header.Revision, before);
+            }
+
+            if (Landed(response.Responses[1].ResponseRange, sequence) is { } earlier && earlier.Value.Length == 2 * sizeof(long))
+            {
+                // An attempt with an unknown outcome committed after all (see UpdateAsync).
+                queue.Last = null;
+                return (ProtocolError.None, earlier.ModRevision, BinaryPrimitives.ReadInt64BigEndian(earlier.Value.Span[sizeof(long)..]));
             }
 
             current = response.Responses[0].ResponseRange.Kvs.FirstOrDefault();

@@ -84,6 +84,7 @@ public sealed partial class EtcdEngine
             txn.Success.Add(new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = first.Key } });
             txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = marker, Value = MarkerValue(sequence, answerBytes) } });
             txn.Failure.Add(new RequestOp { RequestRange = headRange });
+            txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = marker } });
 
             TxnResponse response;
             try
@@ -107,6 +108,13 @@ public sealed partial class EtcdEngine
             if (response.Succeeded)
             {
                 reply.Write(answerBytes);
+                return (ProtocolError.None, 0);
+            }
+
+            if (Landed(response.Responses[1].ResponseRange, sequence) is { } earlier)
+            {
+                // An attempt with an unknown outcome popped after all (see UpdateAsync).
+                reply.Write(earlier.Value.Span[sizeof(long)..]);
                 return (ProtocolError.None, 0);
             }
 

@@ -57,6 +57,7 @@ public sealed partial class EtcdEngine
                 : new RequestOp { RequestDeleteRange = new DeleteRangeRequest { Key = key } });
             txn.Success.Add(new RequestOp { RequestPut = new PutRequest { Key = marker, Value = MarkerValue(sequence, answer) } });
             txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = key } });
+            txn.Failure.Add(new RequestOp { RequestRange = new RangeRequest { Key = marker } });
 
             TxnResponse response;
             try
@@ -83,16 +84,28 @@ public sealed partial class EtcdEngine
                 return (ProtocolError.None, response.Header.Revision);
             }
 
+            if (Landed(response.Responses[1].ResponseRange, sequence) is { } earlier)
+            {
+                // An earlier attempt whose outcome was unknown committed after all (that is why the
+                // compare failed): its reply stands, and nothing is applied twice.
+                reply.Write(earlier.Value.Span[sizeof(long)..]);
+                return (ProtocolError.None, earlier.ModRevision);
+            }
+
             current = response.Responses[0].ResponseRange.Kvs.FirstOrDefault();
         }
     }
+
+    /// <summary>The marker, when it records <paramref name="sequence"/> (the attempt landed).</summary>
+    private static KeyValue? Landed(RangeResponse markerRange, long sequence) =>
+        markerRange.Kvs.FirstOrDefault() is { } mark && mark.Value.Length >= sizeof(long)
+            && BinaryPrimitives.ReadInt64BigEndian(mark.Value.Span) == sequence ? mark : null;
 
     /// <summary>Reads the marker and the key at one revision: whether the attempt landed (its reply is then written).</summary>
     private async Task<(bool Landed, long Revision, KeyValue? Current)> ResolveUnknownOutcomeAsync(ByteString key, ByteString marker, long sequence, PooledBufferWriter reply)
     {
         var (responses, _) = await ReadAtOneRevisionAsync([new RangeRequest { Key = marker }, new RangeRequest { Key = key }]).ConfigureAwait(false);
-        if (responses[0].Kvs.FirstOrDefault() is { } mark && mark.Value.Length >= sizeof(long)
-            && BinaryPrimitives.ReadInt64BigEndian(mark.Value.Span) == sequence)
+        if (Landed(responses[0], sequence) is { } mark)
         {
             reply.Write(mark.Value.Span[sizeof(long)..]);
             return (true, mark.ModRevision, null);
