@@ -21,10 +21,11 @@ public static class BarrierCommand
         var rounds = new Option<int>("--rounds") { Description = "Barriers per server (each on a fresh server); the median is reported.", DefaultValueFactory = _ => 3 };
         var inFlight = new Option<int>("--max-connecting") { Description = "Ranks allowed between connect and their first reply (keeps the accept queue short).", DefaultValueFactory = _ => 1024 };
         var noPin = new Option<bool>("--no-pin") { Description = "Do not pin servers to CPU 0 and the ranks to CPU 1." };
+        var oursArgs = new Option<string?>("--ours-args") { Description = "Extra 'tcpstore serve' arguments for ours, space-separated (e.g. the etcd engine's; '{round}' becomes the round number, for a fresh --etcd-prefix)." };
         var engineOption = LoadEngineOption.Create();
         var command = new Command("barrier", "An N-rank rendezvous against each server: connect time, release time, server memory.")
         {
-            ranks, servers, rounds, inFlight, noPin, engineOption,
+            ranks, servers, rounds, inFlight, noPin, oursArgs, engineOption,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -40,6 +41,9 @@ public static class BarrierCommand
                 // Servers alternate round by round (and the order flips every round), so a noisy
                 // stretch on the shared machine lands on all of them rather than on one.
                 var order = r % 2 == 0 ? kinds : kinds.Reverse().ToArray();
+                ServerProcess.OursExtraArguments = (parse.GetValue(oursArgs) ?? string.Empty)
+                    .Replace("{round}", r.ToString(CultureInfo.InvariantCulture), StringComparison.Ordinal)
+                    .Split(' ', StringSplitOptions.RemoveEmptyEntries);
                 foreach (var kind in order)
                 {
                     var (serverKind, sockets) = kind switch

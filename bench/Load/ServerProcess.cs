@@ -35,6 +35,12 @@ public sealed class ServerProcess : IAsyncDisposable
         EndPoint = endPoint;
     }
 
+    /// <summary>
+    /// More <c>tcpstore serve</c> arguments for every 'ours' server (barrier's <c>--ours-args</c>), for
+    /// example the etcd engine's <c>--engine Etcd --etcd-endpoints ...</c>.
+    /// </summary>
+    public static IReadOnlyList<string> OursExtraArguments { get; set; } = [];
+
     /// <summary>A short name for tables.</summary>
     public string Name { get; }
 
@@ -88,6 +94,11 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 start.ArgumentList.Add("--transport");
                 start.ArgumentList.Add("sockets");
+            }
+
+            foreach (var arg in OursExtraArguments)
+            {
+                start.ArgumentList.Add(arg);
             }
         }
         else if (kind == ServerKind.Floor)

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Globalization;
 using Microsoft.Extensions.Logging;
+using TcpStore.Etcd;
 using TcpStore.Server;
 using TcpStore.Server.Hosting;
 
@@ -37,6 +38,21 @@ internal static class ServeCommand
         {
             Description = "JSON settings file: {\"TcpStore\": {\"Port\": 29500, \"MaxConnections\": 1000, ...}} (names as the flags, in PascalCase). TCPSTORE_ environment variables (TCPSTORE_PORT, TCPSTORE_MAX_CONNECTIONS, ...) override it, and flags override both.",
         };
+        // The engine is chosen by flags only: it is this executable's choice of implementation, not a setting of the
+        // hosted server (an application embedding the server passes its own IStoreEngine).
+        var engine = new Option<StoreEngineKind>("--engine")
+        {
+            Description = "Where keys live: Memory (this process, the default) or Etcd (an etcd cluster; any number of servers can front it, see docs/ha.md).",
+            DefaultValueFactory = _ => StoreEngineKind.Memory,
+            CustomParser = ValueParsers.Enum<StoreEngineKind>(),
+        };
+        var etcdEndpoints = new Option<string?>("--etcd-endpoints") { Description = "Etcd engine: the cluster's client URLs, comma-separated (http://host:2379,...).", HelpName = "urls" };
+        var etcdPrefix = new Option<string>("--etcd-prefix")
+        {
+            Description = $"Etcd engine: key prefix of this store (one per job; every server of the job uses the same; default {new EtcdEngineOptions().Prefix}).",
+            DefaultValueFactory = _ => new EtcdEngineOptions().Prefix,
+            HelpName = "prefix",
+        };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Minimum level logged to stderr.",
@@ -44,21 +60,55 @@ internal static class ServeCommand
             CustomParser = ValueParsers.Enum<LogLevel>(),
         };
 
-        var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.");
+        var command = new Command("serve", "Run a TCPStore server (in-memory, or over an etcd cluster with --engine Etcd) that PyTorch clients connect to.");
         foreach (var flag in flags)
         {
             command.Options.Add(flag.Option);
         }
 
         command.Options.Add(config);
+        command.Options.Add(engine);
+        command.Options.Add(etcdEndpoints);
+        command.Options.Add(etcdPrefix);
         command.Options.Add(logLevel);
+        command.Validators.Add(result =>
+        {
+            if (result.GetValue(engine) == StoreEngineKind.Etcd)
+            {
+                var endpoints = result.GetValue(etcdEndpoints);
+                if (string.IsNullOrWhiteSpace(endpoints))
+                {
+                    result.AddError("--engine Etcd needs --etcd-endpoints URL[,URL...]");
+                    return;
+                }
+
+                try
+                {
+                    _ = EtcdEngineOptions.ParseEndpoints(endpoints);
+                }
+                catch (ArgumentException ex)
+                {
+                    result.AddError($"--etcd-endpoints: {ex.Message}");
+                }
+            }
+        });
         command.SetAction((parse, cancellationToken) =>
         {
             var overrides = flags
                 .Where(flag => parse.GetResult(flag.Option) is not null)
                 .Select(flag => new ServeHost.Override(flag.Property, flag.Option.Name, parse.GetValue(flag.Option)!))
                 .ToArray();
-            return ServeHost.RunAsync(parse.GetValue(config), overrides, parse.GetValue(logLevel), parse.InvocationConfiguration, cancellationToken);
+            EtcdEngineOptions? etcd = null;
+            if (parse.GetValue(engine) == StoreEngineKind.Etcd)
+            {
+                etcd = new EtcdEngineOptions { Prefix = parse.GetValue(etcdPrefix)! };
+                foreach (var endpoint in EtcdEngineOptions.ParseEndpoints(parse.GetValue(etcdEndpoints)!))
+                {
+                    etcd.Endpoints.Add(endpoint);
+                }
+            }
+
+            return ServeHost.RunAsync(parse.GetValue(config), overrides, etcd, parse.GetValue(logLevel), parse.InvocationConfiguration, cancellationToken);
         });
         return command;
     }
@@ -125,4 +175,14 @@ internal static class ServeCommand
             _ => "a whole number",
         };
     }
+}
+
+/// <summary>Where <c>tcpstore serve</c> keeps keys.</summary>
+internal enum StoreEngineKind
+{
+    /// <summary>In this process's memory (the default).</summary>
+    Memory,
+
+    /// <summary>In an etcd cluster (<c>--etcd-endpoints</c>).</summary>
+    Etcd,
 }

@@ -6,6 +6,8 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
+using TcpStore.Core;
+using TcpStore.Etcd;
 using TcpStore.Server.Hosting;
 
 namespace TcpStore.Cli;
@@ -28,7 +30,7 @@ internal static class ServeHost
     public sealed record Override(string Property, string Flag, string Value);
 
     public static async Task<int> RunAsync(
-        FileInfo? configFile, IReadOnlyList<Override> flags, LogLevel level, InvocationConfiguration console, CancellationToken cancellationToken)
+        FileInfo? configFile, IReadOnlyList<Override> flags, EtcdEngineOptions? etcd, LogLevel level, InvocationConfiguration console, CancellationToken cancellationToken)
     {
         var error = console.Error;
         IConfigurationRoot configuration;
@@ -63,6 +65,31 @@ internal static class ServeHost
             o.ShutdownTimeout = TimeSpan.FromSeconds(Math.Clamp(drain, 0, 3600) + 5);
         });
 
+        EtcdEngine? engine = null;
+        using var engineLogs = LoggerFactory.Create(logs => logs.SetMinimumLevel(level).AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+            o.UseUtcTimestamp = true;
+        }).Services.Configure<ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace));
+        if (etcd is not null)
+        {
+            // Connected before the host starts, so an unreachable cluster is one clear line rather than a server
+            // that accepts connections it cannot serve.
+            try
+            {
+                engine = await EtcdEngine.ConnectAsync(etcd, engineLogs.CreateLogger<EtcdEngine>(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (EtcdUnavailableException ex)
+            {
+                await error.WriteLineAsync($"tcpstore serve: cannot reach etcd at {string.Join(',', etcd.Endpoints)}: {OneLine(ex)}").ConfigureAwait(false);
+                return ExitCodes.ConnectionFailed;
+            }
+
+            builder.Services.AddSingleton<IStoreEngine>(engine);
+        }
+
+        await using var ownedEngine = engine;
         using var host = builder.Build();
         try
         {

@@ -21,4 +21,6 @@ public enum ProtocolError
     NonNumericAdd,
     /// <summary>The connection buffered more than its per-connection limit (unread input plus unsent output).</summary>
     BufferLimit,
+    /// <summary>The store engine (for example the etcd cluster) could not answer correctly; the connection is closed rather than answered wrongly.</summary>
+    EngineUnavailable,
 }

@@ -88,6 +88,14 @@ public sealed partial class Session : Waiter, IDisposable
             return new SessionResult(0, ProtocolError.None, LegacyCodes.DetectionBytes, 0);
         }
 
+        if (_engine is not null)
+        {
+            // Store engines speak the 2.2+ request path only: a pre-2.2 client is refused as unvalidated.
+            return _table == LegacyProtocol.Off
+                ? ProcessWithEngine(input)
+                : new SessionResult(0, ProtocolError.NotValidated, 0, 0);
+        }
+
         lock (OutputLock)
         {
             _processing = true;
@@ -229,6 +237,7 @@ public sealed partial class Session : Waiter, IDisposable
         }
 
         _store.Retire(this);
+        _engine?.Retire(this);
         lock (OutputLock)
         {
             _disposed = true;

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
+using TcpStore.Core;
 
 namespace TcpStore.Server.Hosting;
 
@@ -16,13 +17,18 @@ public sealed class TcpStoreHostedService : IHostedService, IAsyncDisposable
 {
     private readonly IOptions<TcpStoreServiceOptions> _options;
     private readonly ILoggerFactory _loggers;
+    private readonly IStoreEngine? _engine;
     private TcpStoreServer? _server;
 
     /// <summary>Creates the service; nothing listens until <see cref="StartAsync"/>.</summary>
-    public TcpStoreHostedService(IOptions<TcpStoreServiceOptions> options, ILoggerFactory? loggers = null)
+    /// <param name="options">The server's settings.</param>
+    /// <param name="loggers">Where the server logs.</param>
+    /// <param name="engine">A store engine registered in the container (for example the etcd engine); null keeps keys in memory.</param>
+    public TcpStoreHostedService(IOptions<TcpStoreServiceOptions> options, ILoggerFactory? loggers = null, IStoreEngine? engine = null)
     {
         _options = options;
         _loggers = loggers ?? NullLoggerFactory.Instance;
+        _engine = engine;
     }
 
     /// <summary>The running server (null before <see cref="StartAsync"/>): its store, metrics and bound port.</summary>
@@ -40,7 +46,9 @@ public sealed class TcpStoreHostedService : IHostedService, IAsyncDisposable
     {
         var settings = _options.Value;
         var address = await ResolveAsync(settings.Host, cancellationToken).ConfigureAwait(false);
-        var server = new TcpStoreServer(settings.ToServerOptions(address), _loggers.CreateLogger<TcpStoreServer>());
+        var serverOptions = settings.ToServerOptions(address);
+        serverOptions.Engine = _engine;
+        var server = new TcpStoreServer(serverOptions, _loggers.CreateLogger<TcpStoreServer>());
         try
         {
             await server.StartAsync(cancellationToken).ConfigureAwait(false);

@@ -27,4 +27,6 @@ public enum CloseReason
     ConnectionLimit,
     /// <summary>The server is stopping.</summary>
     ServerStopping,
+    /// <summary>The store engine (for example the etcd cluster) failed to answer a request.</summary>
+    EngineUnavailable,
 }

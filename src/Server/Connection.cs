@@ -33,7 +33,7 @@ internal abstract class Connection
     {
         _server = server;
         _maxBuffered = maxBuffered;
-        Session = new Session(store, limits, static session => ((Connection)session.Owner!).ScheduleFlush())
+        Session = new Session(store, limits, static session => ((Connection)session.Owner!).ScheduleFlush(), server.Engine)
         {
             // Bounds what one read can make the server buffer, even inside a single huge reply.
             MaxPendingOutputBytes = maxBuffered,
@@ -202,30 +202,36 @@ internal abstract class Connection
     /// <summary>Sends the session's pending output, unless a send is already under way.</summary>
     protected void Flush()
     {
-        int wakes;
+        var wakes = 0;
+        var send = false;
         lock (SendLock)
         {
-            if (_sendPending || IsClosed)
+            if (!_sendPending && !IsClosed)
             {
-                return;
+                if (Session.UnsolicitedOverflowed)
+                {
+                    wakes = -1;
+                }
+                else if (Session.TryTakeWakesOnly(out wakes) || Session.TakeOutput(_sending))
+                {
+                    _sendPending = true;
+                    send = true;
+                }
             }
-
-            if (Session.UnsolicitedOverflowed)
-            {
-                wakes = -1;
-            }
-            else if (!Session.TryTakeWakesOnly(out wakes) && !Session.TakeOutput(_sending))
-            {
-                return;
-            }
-
-            _sendPending = true;
         }
 
         if (wakes < 0)
         {
             // A legacy watcher fell behind its notifications by more than the buffer limit.
             Close(CloseReason.BufferLimit, "watch notifications exceed the output limit");
+            return;
+        }
+
+        if (!send)
+        {
+            // Nothing (more) to send, or a send is stalled on a peer that does not read: an engine
+            // failure (for example the output limit) closes now rather than after it.
+            CloseIfEngineFailed();
             return;
         }
 
@@ -261,7 +267,6 @@ internal abstract class Connection
             }
 
             bool overflowed;
-            var done = false;
             lock (SendLock)
             {
                 _sending.Clear();
@@ -270,21 +275,30 @@ internal abstract class Connection
                 {
                     _sending.Release();
                     _sendPending = false;
-                    done = true;
+                    break;
                 }
-            }
-
-            if (done)
-            {
-                if (overflowed)
-                {
-                    Close(CloseReason.BufferLimit, "watch notifications exceed the output limit");
-                }
-
-                return;
             }
 
             offset = 0;
+        }
+
+        if (overflowed)
+        {
+            Close(CloseReason.BufferLimit, "watch notifications exceed the output limit");
+            return;
+        }
+
+        CloseIfEngineFailed();
+    }
+
+    // A store engine's request failed after Process returned (see Session.EngineError): close once
+    // the replies before it are sent, as a protocol error found during Process does.
+    private void CloseIfEngineFailed()
+    {
+        var error = Session.EngineError;
+        if (error != ProtocolError.None)
+        {
+            Close(ServerMetrics.ToCloseReason(error), "store engine: " + error);
         }
     }
 

@@ -91,6 +91,7 @@ public sealed class ServerMetrics : IDisposable
         TcpStore.Codec.ProtocolError.TooManyKeys => CloseReason.TooManyKeys,
         TcpStore.Codec.ProtocolError.NonNumericAdd => CloseReason.NonNumericAdd,
         TcpStore.Codec.ProtocolError.BufferLimit => CloseReason.BufferLimit,
+        TcpStore.Codec.ProtocolError.EngineUnavailable => CloseReason.EngineUnavailable,
         _ => throw new UnreachableException(error.ToString()),
     };
 }

@@ -52,6 +52,9 @@ public sealed class TcpStoreServer : IAsyncDisposable
         Store = store ?? new KeyValueStore();
     }
 
+    /// <summary>The engine requests go to, or null for the in-memory <see cref="Store"/>.</summary>
+    internal IStoreEngine? Engine => _options.Engine;
+
     /// <summary>The store this server serves.</summary>
     public KeyValueStore Store { get; }
 

@@ -77,6 +77,12 @@ public sealed class TcpStoreServerOptions
     public int EventLoops { get; set; }
 
     /// <summary>
+    /// The store engine behind this server (for example the etcd engine of TcpStore.Etcd), or null
+    /// (the default) for the in-memory store. The server does not own it: the caller disposes it.
+    /// </summary>
+    public TcpStore.Core.IStoreEngine? Engine { get; set; }
+
+    /// <summary>
     /// One event loop per two processors the process may run on, at least one. The store shares its
     /// machine with the job that embeds it (and, in benchmarks, with the load): one loop per core
     /// then oversubscribes the cores, and on 2 cores it halved depth-1 throughput against one loop

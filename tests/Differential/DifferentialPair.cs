@@ -30,7 +30,7 @@ public abstract class DifferentialPair(bool useLibUv) : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var real = RealPyTorchServer.StartAsync(useLibUv);
-        var ours = TestServer.StartAsync();
+        var ours = StartOursAsync();
         Real = await real;
         Ours = await ours;
         for (var i = 0; i < 2; i++)
@@ -39,6 +39,12 @@ public abstract class DifferentialPair(bool useLibUv) : IAsyncLifetime
             await ReconnectAsync(real: false, i);
         }
     }
+
+    /// <summary>Starts our server (a pair over another store engine starts it with that engine).</summary>
+    protected virtual Task<TestServer> StartOursAsync() => TestServer.StartAsync();
+
+    /// <summary>Runs after both servers stopped (a pair over another engine releases it here).</summary>
+    protected virtual ValueTask OnStoppedAsync() => ValueTask.CompletedTask;
 
     public async Task ReconnectAsync(bool real, int index)
     {
@@ -71,6 +77,7 @@ public abstract class DifferentialPair(bool useLibUv) : IAsyncLifetime
             await Real.DisposeAsync();
         }
 
+        await OnStoppedAsync();
         GC.SuppressFinalize(this);
     }
 }

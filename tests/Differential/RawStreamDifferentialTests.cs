@@ -21,7 +21,7 @@ public sealed partial class LibUvRandomSequenceTests
 
     private static readonly byte[][] RawValues = [[], "1"u8.ToArray(), "-7"u8.ToArray(), " 12x"u8.ToArray(), "abc"u8.ToArray(), "9223372036854775807"u8.ToArray()];
 
-    private static Gen<WireRequest> RawRequest
+    internal static Gen<WireRequest> RawRequest
     {
         get
         {
@@ -94,7 +94,7 @@ public sealed partial class LibUvRandomSequenceTests
             $"replies differ for [{string.Join(" ", requests.Select(r => r.ToString()))}]\nreal ({(realClosed ? "closed" : "open")}): {Convert.ToHexString(real)}\nours ({(oursClosed ? "closed" : "open")}): {Convert.ToHexString(ours)}");
     }
 
-    private static async Task<RawClient> ConnectRawAsync(int port)
+    internal static async Task<RawClient> ConnectRawAsync(int port)
     {
         // VALIDATE first and on its own (libuv's first read is special, PROTOCOL.md §3), confirmed by a PING.
         var client = await RawClient.ConnectAsync(port);
@@ -104,7 +104,7 @@ public sealed partial class LibUvRandomSequenceTests
     }
 
     /// <summary>Sends the stream and reads until the sentinel's echo ends the replies, or the server closes.</summary>
-    private static async Task<(byte[] Replies, bool Closed)> ExchangeAsync(RawClient client, byte[] bytes, uint sentinel)
+    internal static async Task<(byte[] Replies, bool Closed)> ExchangeAsync(RawClient client, byte[] bytes, uint sentinel)
     {
         await client.SendAsync(bytes);
         var end = Replies.UInt32(sentinel);

@@ -22,6 +22,9 @@ public sealed class Workload(int port, int seed, int clients, int opsPerClient, 
 
     public IReadOnlyList<Op> History => [.. _history];
 
+    /// <summary>Front-ends to spread the clients over (client i uses Ports[i % n]); default: just <c>port</c>.</summary>
+    public IReadOnlyList<int>? Ports { get; init; }
+
     public static IEnumerable<string> AllKeys(int waitKeys) =>
         Counters.Concat(Registers).Concat(Logs).Append(CasKey).Concat(Enumerable.Range(0, waitKeys).Select(WaitKey));
 
@@ -43,7 +46,7 @@ public sealed class Workload(int port, int seed, int clients, int opsPerClient, 
     // Sets each wait key once, spread over the run, so WAITs really block and are released by another connection.
     private async Task SetterAsync()
     {
-        using var client = await RawClient.ConnectAsync(port);
+        using var client = await RawClient.ConnectAsync(Ports is { } ports ? ports[^1] : port);
         var random = new Random(seed ^ 0x5E77E2);
         foreach (var j in Enumerable.Range(0, waitKeys).OrderBy(_ => random.Next()))
         {
@@ -57,7 +60,7 @@ public sealed class Workload(int port, int seed, int clients, int opsPerClient, 
 
     private async Task ClientAsync(int id)
     {
-        using var client = await RawClient.ConnectAsync(port);
+        using var client = await RawClient.ConnectAsync(Ports is { } ports ? ports[id % ports.Count] : port);
         var random = new Random(seed * 1000 + id);
         for (var seq = 0; seq < opsPerClient; seq++)
         {
