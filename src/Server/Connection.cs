@@ -247,6 +247,7 @@ internal abstract class Connection
     /// owns the send side until it clears the send-pending flag.</summary>
     protected void SendPending(int offset)
     {
+        bool overflowed;
         while (true)
         {
             while (offset < _sending.WrittenCount)
@@ -266,7 +267,6 @@ internal abstract class Connection
                 offset += sent;
             }
 
-            bool overflowed;
             lock (SendLock)
             {
                 _sending.Clear();
