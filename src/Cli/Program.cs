@@ -13,6 +13,7 @@ public static class Program
             ServeCommand.Create(),
         };
         ClientCommands.AddTo(root);
+        AdminCommands.AddTo(root);
         return root.Parse(args).InvokeAsync();
     }
 }

@@ -6,6 +6,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using TcpStore.Codec;
 using TcpStore.Server;
+using TcpStore.Server.Admin;
 
 namespace TcpStore.Cli;
 
@@ -33,6 +34,8 @@ internal static class ServeCommand
             host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, transport, loops, logLevel,
         };
 
+        var admin = new AdminServeOptions();
+        admin.AddTo(command);
         command.SetAction(async (parse, cancellationToken) =>
         {
             var hostText = parse.GetValue(host);
@@ -58,12 +61,12 @@ internal static class ServeCommand
                 EventLoops = parse.GetValue(loops),
                 WarningsPerSecond = parse.GetValue(warningsPerSecond),
             };
-            return await RunAsync(options, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+            return await RunAsync(options, admin.Read(parse), parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
 
-    private static async Task<int> RunAsync(TcpStoreServerOptions options, LogLevel level, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(TcpStoreServerOptions options, AdminOptions? adminOptions, LogLevel level, CancellationToken cancellationToken)
     {
         using var loggerFactory = LoggerFactory.Create(builder => builder
             .SetMinimumLevel(level)
@@ -97,6 +100,12 @@ internal static class ServeCommand
         {
             await Console.Error.WriteLineAsync($"tcpstore: cannot listen on port {options.Port}: {ex.Message}").ConfigureAwait(false);
             return 1;
+        }
+
+        await using var admin = adminOptions is null ? null : await AdminServer.StartAsync(server, adminOptions, loggerFactory, stop.Token).ConfigureAwait(false);
+        if (admin is not null)
+        {
+            logger.LogInformation("admin listening on {Address}", admin.Address);
         }
 
         Console.Out.WriteLine($"listening on {server.LocalEndPoint}");

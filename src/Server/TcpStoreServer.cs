@@ -18,7 +18,7 @@ namespace TcpStore.Server;
 /// Console.WriteLine(server.Port);
 /// </code>
 /// </example>
-public sealed class TcpStoreServer : IAsyncDisposable
+public sealed partial class TcpStoreServer : IAsyncDisposable
 {
     private readonly TcpStoreServerOptions _options;
     private readonly ILogger _logger;
@@ -46,6 +46,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _warnings = new RateLimitedWarnings(_logger, _options.WarningsPerSecond);
         Store = store ?? new KeyValueStore();
+        StartInspection();
     }
 
     /// <summary>The store this server serves.</summary>
@@ -146,12 +147,14 @@ public sealed class TcpStoreServer : IAsyncDisposable
     {
         await StopAsync().ConfigureAwait(false);
         Metrics.Dispose();
+        StopInspection();
         _stopping.Dispose();
     }
 
     internal void OnConnectionClosed(Connection connection, CloseReason reason, string peer, string detail)
     {
         _connections.TryRemove(connection, out _);
+        RetireStats(connection);
         Metrics.OnClosed(reason, wasActive: true);
         switch (reason)
         {

@@ -27,6 +27,7 @@ public static class CliRunner
     {
         var root = new System.CommandLine.RootCommand("tcpstore") { TcpStore.Cli.ServeCommand.Create() };
         TcpStore.Cli.ClientCommands.AddTo(root);
+        TcpStore.Cli.AdminCommands.AddTo(root);
         using var stdout = new StringWriter();
         using var stderr = new StringWriter();
         var configuration = new System.CommandLine.InvocationConfiguration { Output = stdout, Error = stderr };
