@@ -14,7 +14,7 @@ namespace TcpStore.Core.Inspection;
 public sealed class SessionStats
 {
     /// <summary>Slots for request counters; query types beyond it are counted in the last slot.</summary>
-    public const int TypeSlots = 32;
+    public const int TypeSlots = 20;
 
     private readonly long[] _requests = new long[TypeSlots];
 
