@@ -1,16 +1,19 @@
+using System.Globalization;
 using System.Text;
 using TcpStore.Tests.Interop;
 
 namespace TcpStore.Tests.Inspection;
 
 /// <summary>
-/// Ranks of a PyTorch job, each a real PyTorch 2.10 TCPStore client (native/shim), sending the key
-/// traffic of gloo's rendezvous and of PyTorch's barriers exactly as the library code does
-/// (docs/inspect.md): the shim reaches the real client, not ProcessGroupGloo itself.
+/// Ranks of a PyTorch job, each a real PyTorch 2.10 TCPStore client (native/shim). Gloo rendezvous
+/// is the real c10d::ProcessGroupGloo (the shim's <c>--gloo-rank</c>); the barriers are sent as
+/// PyTorch's Python code sends them (docs/inspect.md), through the real client.
 /// </summary>
 internal sealed class RankJob : IAsyncDisposable
 {
+    private static readonly TimeSpan StoreTimeout = TimeSpan.FromSeconds(120);
     private readonly List<Task> _blocked = [];
+    private readonly List<ShimChild> _stalled = [];
 
     private RankJob(RealPyTorchClient[] clients) => Clients = clients;
 
@@ -20,39 +23,42 @@ internal sealed class RankJob : IAsyncDisposable
     public static async Task<RankJob> ConnectAsync(int port, int world, int ranks)
     {
         var clients = await Task.WhenAll(Enumerable.Range(0, ranks).Select(_ =>
-            RealPyTorchClient.ConnectAsync("127.0.0.1", port, TimeSpan.FromSeconds(120), worldSize: world)));
+            RealPyTorchClient.ConnectAsync("127.0.0.1", port, StoreTimeout, worldSize: world)));
         return new RankJob(clients);
     }
 
-    public static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
+    /// <summary>
+    /// Every rank of a <paramref name="world"/>-rank job joins a real gloo process group (default
+    /// group, CPU); returns once gloo's mesh is connected, with each rank's client ready for commands.
+    /// </summary>
+    public static async Task<RankJob> ConnectGlooAsync(int port, int world)
+    {
+        var clients = await Task.WhenAll(Enumerable.Range(0, world).Select(rank =>
+            RealPyTorchClient.ConnectAsync("127.0.0.1", port, StoreTimeout, worldSize: world, glooRank: rank)));
+        return new RankJob(clients);
+    }
 
     /// <summary>
-    /// gloo's connectFullMesh through c10d's stores: each rank SETs <c>&lt;prefix&gt;&lt;rank&gt;</c> to its
-    /// rank record, then WAITs for (and GETs) every other rank's key in rank order. Ranks whose peers
-    /// never come stay blocked in that wait, as gloo does.
+    /// Starts real gloo ranks <paramref name="ranks"/> of a <paramref name="world"/>-rank job; with
+    /// ranks missing they block inside ProcessGroupGloo's constructor, as a real job stalls.
     /// </summary>
-    public async Task GlooRendezvousAsync(string prefix, int world, IEnumerable<int> ranks)
+    public static RankJob StartStalledGloo(int port, int world, IEnumerable<int> ranks)
     {
+        var job = new RankJob([]);
         foreach (var rank in ranks)
         {
-            await Clients[rank].SetAsync(Utf8(prefix + rank), RendezvousDecoderTests.GlooValue(rank, world));
+            job._stalled.Add(ShimChild.Start(
+            [
+                "client", "--host", "127.0.0.1", "--port", port.ToString(CultureInfo.InvariantCulture),
+                "--timeout-ms", ((long)StoreTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+                "--world-size", world.ToString(CultureInfo.InvariantCulture), "--gloo-rank", rank.ToString(CultureInfo.InvariantCulture),
+            ]));
         }
 
-        foreach (var rank in ranks)
-        {
-            var client = Clients[rank];
-            _blocked.Add(Task.Run(async () =>
-            {
-                for (var peer = 0; peer < world; peer++)
-                {
-                    if (peer != rank)
-                    {
-                        await client.GetAsync(Utf8(prefix + peer));
-                    }
-                }
-            }));
-        }
+        return job;
     }
+
+    public static byte[] Utf8(string text) => Encoding.UTF8.GetBytes(text);
 
     /// <summary>distributed_c10d._store_based_barrier for <paramref name="group"/>: ADD the counter, then WAIT for the last worker's key.</summary>
     public async Task StoreBasedBarrierAsync(string group, int world, IEnumerable<int> ranks)
@@ -107,7 +113,7 @@ internal sealed class RankJob : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         // Blocked clients are killed by their disposal (after the shim's grace period), in parallel.
-        await Task.WhenAll(Clients.Select(c => c.DisposeAsync().AsTask()));
+        await Task.WhenAll(Clients.Select(c => c.DisposeAsync().AsTask()).Concat(_stalled.Select(c => c.DisposeAsync().AsTask())));
         foreach (var task in _blocked)
         {
             try

@@ -9,21 +9,20 @@ using TcpStore.Tests.Support;
 namespace TcpStore.Tests.Inspection;
 
 /// <summary>
-/// A job of real PyTorch 2.10 clients stalls with ranks withheld; <c>tcpstore status</c>, the JSON
-/// endpoints and the live page (in headless Chromium) must name the ranks that never arrived.
+/// A job of real PyTorch 2.10 ranks (real gloo process groups, real TCPStore clients) stalls with
+/// ranks withheld; <c>tcpstore status</c>, the JSON endpoints and the live page (in headless
+/// Chromium) must name the ranks that never arrived.
 /// </summary>
 [Collection("Inspection")]
 public sealed class StalledJobTests
 {
-    private const string GlooPrefix = "0//cpu//0/";
     private static readonly TimeSpan Settle = TimeSpan.FromSeconds(60);
 
     [Fact]
     public async Task Gloo_rendezvous_with_ranks_6_and_7_absent_is_named_by_status_waiters_and_the_live_page()
     {
         await using var host = await AdminHost.StartAsync();
-        await using var job = await RankJob.ConnectAsync(host.Store.Port, world: 8, ranks: 6);
-        await job.GlooRendezvousAsync(GlooPrefix, world: 8, Enumerable.Range(0, 6));
+        await using var job = RankJob.StartStalledGloo(host.Store.Port, world: 8, Enumerable.Range(0, 6));
         Assert.True(await Eventually.TrueAsync(() => host.Store.Server.Inspect().Server.WaitingConnections == 6, Settle));
 
         // The world size is read from gloo's rank records: no --world-size needed.
@@ -62,13 +61,37 @@ public sealed class StalledJobTests
         }
     }
 
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    public async Task Real_gloo_rank_values_carry_one_entry_per_rank(int world)
+    {
+        await using var host = await AdminHost.StartAsync();
+        await using var job = await RankJob.ConnectGlooAsync(host.Store.Port, world);
+        foreach (var rank in Enumerable.Range(0, world))
+        {
+            var value = host.Store.Server.Store.Get(RankJob.Utf8("/0//cpu//0/" + rank));
+            Assert.NotNull(value);
+            Assert.Equal(world, GlooRankValue.WorldSize(value));
+        }
+
+        if (world == 1)
+        {
+            return; // one key and nobody waiting is not recognised as a rendezvous (a stray key)
+        }
+
+        var group = Assert.Single(host.Store.Server.Inspect().Server.Groups, g => g.Kind == RendezvousKinds.RankKeys);
+        Assert.Equal(("0//cpu//0", world, "gloo rank value", true), (group.Name, group.WorldSize, group.WorldSizeSource, group.Complete));
+        Assert.Equal(Enumerable.Range(0, world), group.PresentRanks);
+    }
+
     [Fact]
     public async Task Store_based_barrier_with_ranks_withheld_names_them_from_the_ranks_gloo_revealed()
     {
         await using var host = await AdminHost.StartAsync();
-        await using var job = await RankJob.ConnectAsync(host.Store.Port, world: 8, ranks: 8);
-        await job.GlooRendezvousAsync(GlooPrefix, world: 8, Enumerable.Range(0, 8));
-        Assert.True(await Eventually.TrueAsync(() => host.Store.Server.Inspect().Server.Groups.Any(g => g.Kind == RendezvousKinds.RankKeys && g.Complete && g.WaitingConnections == 0), Settle));
+        await using var job = await RankJob.ConnectGlooAsync(host.Store.Port, world: 8);
+        Assert.Contains(host.Store.Server.Inspect().Server.Groups, g => g.Kind == RendezvousKinds.RankKeys && g.Complete && g.WorldSize == 8);
         await job.StoreBasedBarrierAsync("1", world: 8, Enumerable.Range(0, 6));
         Assert.True(await Eventually.TrueAsync(() => host.Store.Server.Inspect().Server.WaitingConnections == 6, Settle));
 
