@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using TcpStore.Server.Inspection;
 
 namespace TcpStore.Server.Admin;
 
@@ -81,13 +82,26 @@ public sealed class AdminServer : IAsyncDisposable
             ? Results.Text("not listening\n", statusCode: StatusCodes.Status503ServiceUnavailable)
             : Results.Text("ready\n"));
         app.MapGet("/metrics", () => Results.Text(metrics.Scrape(), PrometheusText.ContentType));
-        app.MapGet("/api/inspect", (HttpRequest request) => Results.Json(server.Inspect(World(request)), Json));
+        app.MapGet("/api/inspect", (HttpRequest request) => Results.Json(Limit(server.Inspect(World(request)), request), Json));
         app.MapGet("/api/status", (HttpRequest request) => Results.Json(server.Inspect(World(request)).Server, Json));
         app.MapGet("/api/clients", (HttpRequest request) => Results.Json(server.Inspect(World(request)).Clients, Json));
         app.MapGet("/api/waiters", (HttpRequest request) => Results.Json(server.Inspect(World(request)).Waiters, Json));
         app.MapGet("/api/keys", () => Results.Json(server.InspectKeys(options.ShowValues), Json));
-        app.MapGet("/", (HttpRequest request) => Results.Content(LivePage.Render(server.Inspect(World(request))), "text/html; charset=utf-8"));
+        app.MapGet("/", (HttpRequest request) => Results.Content(LivePage.Render(Limit(server.Inspect(World(request)), PageRows)), "text/html; charset=utf-8"));
     }
+
+    // The page shows at most this many clients and waiters (oldest waiters first); the summary
+    // still counts them all. Keeps each poll cheap for the server and the browser at 10,000 ranks.
+    private const int PageRows = 200;
+
+    // ?limit=N: at most N clients and N waiters (the live page asks for PageRows).
+    private static InspectionSnapshot Limit(InspectionSnapshot snapshot, HttpRequest request) =>
+        int.TryParse(request.Query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? Limit(snapshot, n) : snapshot;
+
+    private static InspectionSnapshot Limit(InspectionSnapshot snapshot, int rows) =>
+        snapshot.Clients.Count <= rows && snapshot.Waiters.Count <= rows
+            ? snapshot
+            : snapshot with { Clients = [.. snapshot.Clients.Take(rows)], Waiters = [.. snapshot.Waiters.Take(rows)] };
 
     // ?world=N: the operator's world size; anything else is ignored rather than guessed at.
     private static int? World(HttpRequest request) =>

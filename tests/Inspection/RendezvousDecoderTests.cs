@@ -234,6 +234,20 @@ public sealed class RendezvousDecoderTests
         }
     }
 
+    [Theory]
+    [InlineData("/0//cpu//0/12", true)]
+    [InlineData("/store_based_barrier_key:1", true)]
+    [InlineData("/store_based_barrier_key:1:last_worker", true)]
+    [InlineData("/rdzv/num_members", true)]
+    [InlineData("/rdzv3/TRACE", true)]
+    [InlineData("/torch.rendezvous.job", true)]
+    [InlineData("init/", true)]
+    [InlineData("/bench/key:00000123", false)]
+    [InlineData("/model/weights", false)]
+    [InlineData("/step7", false)]
+    public void Keys_are_screened_by_their_bytes_before_decoding(string key, bool matters) =>
+        Assert.Equal(matters, RendezvousDecoder.MayMatter(B(key)));
+
     [Fact]
     public void Rank_lists_use_ranges()
     {

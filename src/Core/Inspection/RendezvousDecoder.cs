@@ -29,6 +29,13 @@ public static class RendezvousDecoder
         var keyBytes = new Dictionary<string, byte[]>(StringComparer.Ordinal);
         foreach (var key in input.Keys)
         {
+            // Most keys of a busy store are the application's own: decide from the bytes first,
+            // so a page polling a store of many keys does not turn each into a string every second.
+            if (!MayMatter(key))
+            {
+                continue;
+            }
+
             var text = KeyText.Printable(key);
             present.Add(text);
             keyBytes[text] = key;
@@ -318,6 +325,30 @@ public static class RendezvousDecoder
                 groups.Add(new RendezvousGroup(RendezvousKinds.ClientInit, key, world, world is null ? null : "operator", count, [], [], world is int m ? Math.Max(0, m - count) : null, world is null, world is not int c || count >= c, 0, 0, text));
             }
         }
+    }
+
+    /// <summary>Whether a key can belong to any convention this decoder knows (a cheap byte test).</summary>
+    public static bool MayMatter(ReadOnlySpan<byte> key)
+    {
+        if (key.IsEmpty)
+        {
+            return false;
+        }
+
+        var digits = key.Length - 1;
+        while (digits >= 0 && key[digits] is >= (byte)'0' and <= (byte)'9')
+        {
+            digits--;
+        }
+
+        if (digits < key.Length - 1 && digits >= 0 && key[digits] == (byte)'/')
+        {
+            return true; // <prefix>/<rank>
+        }
+
+        return key.EndsWith("/num_members"u8) || key.EndsWith("/last_member"u8) || key.EndsWith("/TRACE"u8)
+            || key.EndsWith("/TRACING_GATE"u8) || key.EndsWith(":last_worker"u8) || key.IndexOf("store_based_barrier_key:"u8) >= 0
+            || SessionStats.IsRendezvousStateKey(key) || key.SequenceEqual("init/"u8);
     }
 
     /// <summary>Splits <c>&lt;prefix&gt;/&lt;rank&gt;</c>; the prefix keeps its trailing slash.</summary>
