@@ -61,7 +61,18 @@ internal static class ServeCommand
                 EventLoops = parse.GetValue(loops),
                 WarningsPerSecond = parse.GetValue(warningsPerSecond),
             };
-            return await RunAsync(options, admin.Read(parse), parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
+            AdminOptions? adminOptions;
+            try
+            {
+                adminOptions = admin.Read(parse);
+            }
+            catch (ArgumentException ex)
+            {
+                await parse.InvocationConfiguration.Error.WriteLineAsync("tcpstore: " + ex.Message).ConfigureAwait(false);
+                return 1;
+            }
+
+            return await RunAsync(options, adminOptions, parse.GetValue(logLevel), cancellationToken).ConfigureAwait(false);
         });
         return command;
     }

@@ -123,6 +123,14 @@ public sealed class StalledJobTests
     }
 
     [Fact]
+    public async Task Serve_refuses_a_non_loopback_admin_host_without_the_flag()
+    {
+        var result = await CliRunner.RunInProcessAsync("serve", "--port", "0", "--admin-port", "0", "--admin-host", "0.0.0.0");
+        Assert.Equal(1, result.ExitCode);
+        Assert.Contains("--admin-allow-remote", result.Stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Status_without_a_reachable_admin_endpoint_exits_2()
     {
         var result = await CliRunner.RunInProcessAsync("status", "--admin", "http://127.0.0.1:1");
