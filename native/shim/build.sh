@@ -16,7 +16,7 @@ if [[ ! -f "$native/libtorch_cpu.so" || ! -f "$native/libc10.so" ]]; then
   exit 1
 fi
 
-sources=("$here/tcpstore_shim.cpp" "$here/torch_decls.h" "$here/build.sh")
+sources=("$here/tcpstore_shim.cpp" "$here/torch_decls.h" "$here/gloo_decls.h" "$here/gloo_mode.h" "$here/build.sh")
 if [[ -f "$out" ]]; then
   stale=0
   for s in "${sources[@]}"; do

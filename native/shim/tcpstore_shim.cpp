@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "torch_decls.h"
+#include "gloo_decls.h"
 
 namespace {
 
@@ -203,6 +204,7 @@ struct Args {
   int libuv = -1;
   long long timeoutMs = 30000;
   long long worldSize = -1;
+  long long glooRank = -1;
 };
 
 Args parseArgs(int argc, char** argv) {
@@ -219,6 +221,7 @@ Args parseArgs(int argc, char** argv) {
       else if (flag == "--libuv") a.libuv = static_cast<int>(parseInteger(value, "libuv"));
       else if (flag == "--timeout-ms") a.timeoutMs = parseInteger(value, "timeout");
       else if (flag == "--world-size") a.worldSize = parseInteger(value, "world size");
+      else if (flag == "--gloo-rank") a.glooRank = parseInteger(value, "gloo rank");
       else usage();
     } catch (const BadInput& e) {
       std::fprintf(stderr, "%s\n", e.what());
@@ -407,6 +410,8 @@ std::string execute(c10d::TCPStore& s, const std::vector<std::string>& t) {
   throw BadInput("unknown command: " + cmd);
 }
 
+#include "gloo_mode.h"
+
 int runClient(const Args& a) {
   c10d::TCPStoreOptions opts;
   opts.port = static_cast<std::uint16_t>(a.port);
@@ -419,6 +424,7 @@ int runClient(const Args& a) {
   c10d::TCPStore* store = nullptr;
   try {
     store = new c10d::TCPStore(a.host, opts);
+    if (a.glooRank >= 0) connectGloo(store, a);
   } catch (...) {
     emit("err " + describeCurrentException());
     return 1;

@@ -16,6 +16,7 @@ public static class CliApp
             ServeCommand.Create(),
         };
         ClientCommands.AddTo(root, input ?? Console.OpenStandardInput);
+        AdminCommands.AddTo(root);
         return root;
     }
 

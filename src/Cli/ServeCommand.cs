@@ -71,6 +71,8 @@ internal static class ServeCommand
         command.Options.Add(etcdEndpoints);
         command.Options.Add(etcdPrefix);
         command.Options.Add(logLevel);
+        var admin = new AdminServeOptions();
+        admin.AddTo(command);
         command.Validators.Add(result =>
         {
             if (result.GetValue(engine) == StoreEngineKind.Etcd)
@@ -108,7 +110,7 @@ internal static class ServeCommand
                 }
             }
 
-            return ServeHost.RunAsync(parse.GetValue(config), overrides, etcd, parse.GetValue(logLevel), parse.InvocationConfiguration, cancellationToken);
+            return ServeHost.RunAsync(parse.GetValue(config), overrides, etcd, admin.Read(parse), parse.GetValue(logLevel), parse.InvocationConfiguration, cancellationToken);
         });
         return command;
     }

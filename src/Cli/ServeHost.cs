@@ -8,6 +8,7 @@ using Microsoft.Extensions.Logging.Console;
 using Microsoft.Extensions.Options;
 using TcpStore.Core;
 using TcpStore.Etcd;
+using TcpStore.Server.Admin;
 using TcpStore.Server.Hosting;
 
 namespace TcpStore.Cli;
@@ -30,7 +31,7 @@ internal static class ServeHost
     public sealed record Override(string Property, string Flag, string Value);
 
     public static async Task<int> RunAsync(
-        FileInfo? configFile, IReadOnlyList<Override> flags, EtcdEngineOptions? etcd, LogLevel level, InvocationConfiguration console, CancellationToken cancellationToken)
+        FileInfo? configFile, IReadOnlyList<Override> flags, EtcdEngineOptions? etcd, AdminOptions? adminOptions, LogLevel level, InvocationConfiguration console, CancellationToken cancellationToken)
     {
         var error = console.Error;
         IConfigurationRoot configuration;
@@ -115,6 +116,24 @@ internal static class ServeHost
         }
 
         var service = host.Services.GetRequiredService<TcpStoreHostedService>();
+        AdminServer? admin = null;
+        if (adminOptions is not null)
+        {
+            try
+            {
+                admin = await AdminServer.StartAsync(service.Server!, adminOptions, host.Services.GetRequiredService<ILoggerFactory>(), cancellationToken).ConfigureAwait(false);
+            }
+            catch (IOException ex)
+            {
+                await error.WriteLineAsync($"tcpstore serve: cannot listen on admin port {adminOptions.Port}: {OneLine(ex)}").ConfigureAwait(false);
+                await host.StopAsync(CancellationToken.None).ConfigureAwait(false);
+                return ExitCodes.ConnectionFailed;
+            }
+
+            host.Services.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(ServeHost)).LogInformation("admin listening on {Address}", admin.Address);
+        }
+
+        await using var ownedAdmin = admin;
         await console.Output.WriteLineAsync($"listening on {service.LocalEndPoint}").ConfigureAwait(false);
         await console.Output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
 

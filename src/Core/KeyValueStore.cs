@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using TcpStore.Codec;
+using TcpStore.Core.Inspection;
 
 namespace TcpStore.Core;
 
@@ -377,6 +378,18 @@ public sealed class KeyValueStore
         {
             return _waits.Snapshot();
         }
+    }
+
+    /// <summary>Every pending wait registration: which waiter awaits which key, since when (for operators' tools).</summary>
+    public List<WaitEntry> WaitRegistrations()
+    {
+        var result = new List<WaitEntry>();
+        lock (_writeLock)
+        {
+            _waits.CopyRegistrations(result);
+        }
+
+        return result;
     }
 
     private bool IsReady(ReadOnlySpan<byte> key) =>

@@ -1,5 +1,6 @@
 using System.Buffers;
 using TcpStore.Codec;
+using TcpStore.Core.Inspection;
 
 namespace TcpStore.Core;
 
@@ -33,6 +34,7 @@ public sealed partial class Session : Waiter, IDisposable
     private int _idleWakes;
     private bool _validated;
     private bool _disposed;
+    private SessionStats? _stats;
 
     // The output lock is the monitor of an object the session owns anyway: a separate Lock instance
     // costs about 40 bytes per connection, and idle memory per connection is budgeted at 2 KiB.
@@ -61,6 +63,9 @@ public sealed partial class Session : Waiter, IDisposable
 
     /// <summary>The transport's state for this session (for example its connection); the session never reads it.</summary>
     public object? Owner { get; set; }
+
+    /// <summary>What this connection has done (null until its first request after VALIDATE).</summary>
+    public SessionStats? Stats => _stats;
 
     /// <summary>Whether the connection sent a valid VALIDATE.</summary>
     public bool IsValidated => _validated;
@@ -173,6 +178,7 @@ public sealed partial class Session : Waiter, IDisposable
             }
         }
 
+        _stats?.OnBatch(reader.Consumed);
         return new SessionResult(reader.Consumed, error, needed, requests);
     }
 
@@ -197,6 +203,7 @@ public sealed partial class Session : Waiter, IDisposable
             }
 
             _output.SwapWith(destination);
+            _stats?.OnSent(destination.WrittenCount);
             return true;
         }
     }
@@ -221,6 +228,7 @@ public sealed partial class Session : Waiter, IDisposable
         {
             count = _disposed ? 0 : _idleWakes;
             _idleWakes = 0;
+            _stats?.OnSent(count);
             return count > 0;
         }
     }
@@ -319,6 +327,7 @@ public sealed partial class Session : Waiter, IDisposable
 
     private ProtocolError Execute(ref Request request, IBufferWriter<byte> reply)
     {
+        (_stats ??= new SessionStats()).OnRequest(ref request);
         switch (request.Type)
         {
             case QueryType.Validate:

@@ -1,3 +1,5 @@
+using TcpStore.Core.Inspection;
+
 namespace TcpStore.Core;
 
 /// <summary>One key awaited by one waiter: a node in the key's list and in the waiter's chain.</summary>
@@ -94,6 +96,11 @@ internal sealed class WaitRegistry
             _byKey.Add(owned, list);
         }
 
+        if (waiter.Remaining == 0)
+        {
+            waiter.WaitingSince = Environment.TickCount64;
+        }
+
         var node = new WaitRegistration(waiter, list) { NextOfWaiter = waiter.Registrations };
         waiter.Registrations = node;
         list.Append(node);
@@ -176,6 +183,18 @@ internal sealed class WaitRegistry
         }
 
         return result;
+    }
+
+    /// <summary>Appends every (waiter, awaited key, waiting since) registration (for operators' diagnostics).</summary>
+    public void CopyRegistrations(List<WaitEntry> into)
+    {
+        foreach (var (key, list) in _byKey)
+        {
+            for (var node = list.Head; node is not null; node = node.Next)
+            {
+                into.Add(new WaitEntry(node.Waiter, key, node.Waiter.WaitingSince));
+            }
+        }
     }
 
     private static bool Decrement(Waiter waiter)

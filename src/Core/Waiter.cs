@@ -16,6 +16,9 @@ public abstract class Waiter
     /// <summary>Set once the waiter is gone for good (connection closed); it is never registered again.</summary>
     internal bool Retired;
 
+    /// <summary><see cref="Environment.TickCount64"/> when the current (or last) WAIT started waiting.</summary>
+    internal long WaitingSince;
+
     /// <summary>Whether a WAIT of this waiter is still pending.</summary>
     public bool IsWaiting => Remaining > 0;
 

@@ -14,7 +14,7 @@ namespace TcpStore.Server;
 /// Only the transport's receive path touches the input buffer; only the current owner of the send
 /// side (the one that set the send-pending flag) touches the send buffer.
 /// </remarks>
-internal abstract class Connection
+internal abstract partial class Connection
 {
     /// <summary>Size of the buffer rented when a partial request must be kept between reads.</summary>
     protected const int InitialReceiveSize = 16 * 1024;

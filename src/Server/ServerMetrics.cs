@@ -35,6 +35,9 @@ public sealed class ServerMetrics : IDisposable
         }
     }
 
+    /// <summary>This server's meter (exporters read only their own server's instruments).</summary>
+    internal Meter Meter => _meter;
+
     /// <summary>Connections accepted since start.</summary>
     public long Accepted => Volatile.Read(ref _acceptedCount);
 

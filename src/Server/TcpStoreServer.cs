@@ -19,7 +19,7 @@ namespace TcpStore.Server;
 /// Console.WriteLine(server.Port);
 /// </code>
 /// </example>
-public sealed class TcpStoreServer : IAsyncDisposable
+public sealed partial class TcpStoreServer : IAsyncDisposable
 {
     private readonly TcpStoreServerOptions _options;
     private readonly ILogger _logger;
@@ -50,6 +50,7 @@ public sealed class TcpStoreServer : IAsyncDisposable
         _logger = (ILogger?)logger ?? NullLogger.Instance;
         _warnings = new RateLimitedWarnings(_logger, _options.WarningsPerSecond);
         Store = store ?? new KeyValueStore();
+        StartInspection();
     }
 
     /// <summary>The engine requests go to, or null for the in-memory <see cref="Store"/>.</summary>
@@ -187,12 +188,14 @@ public sealed class TcpStoreServer : IAsyncDisposable
     {
         await StopCoreAsync(drain: false, CancellationToken.None).ConfigureAwait(false);
         Metrics.Dispose();
+        StopInspection();
         _stopping.Dispose();
     }
 
     internal void OnConnectionClosed(Connection connection, CloseReason reason, string peer, string detail)
     {
         _connections.TryRemove(connection, out _);
+        RetireStats(connection);
         Metrics.OnClosed(reason, wasActive: true);
         switch (reason)
         {

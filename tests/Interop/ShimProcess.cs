@@ -464,6 +464,10 @@ public sealed class RealPyTorchClient : IAsyncDisposable
     /// operations locally with <c>c10::NotImplementedError</c>.
     /// </param>
     /// <param name="cancellationToken">Cancels the connection attempt (the process is then killed).</param>
+    /// <param name="glooRank">
+    /// If set (with <paramref name="worldSize"/>), the client first joins a real c10d::ProcessGroupGloo as
+    /// this rank over the store (native/shim/README.md, "gloo"), and is ready once gloo's mesh is connected.
+    /// </param>
     /// <returns>The connected client.</returns>
     /// <exception cref="RealClientException">The real client failed to connect.</exception>
     /// <exception cref="FileNotFoundException">The shim has not been built.</exception>
@@ -473,6 +477,7 @@ public sealed class RealPyTorchClient : IAsyncDisposable
         TimeSpan timeout,
         int? worldSize = null,
         bool useLibUv = true,
+        int? glooRank = null,
         CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(host);
@@ -488,6 +493,13 @@ public sealed class RealPyTorchClient : IAsyncDisposable
         {
             args.Add("--world-size");
             args.Add(ws.ToString(CultureInfo.InvariantCulture));
+        }
+
+        if (glooRank is { } rank)
+        {
+            // Joins a real ProcessGroupGloo of worldSize ranks first; "ready" comes once its mesh is connected.
+            args.Add("--gloo-rank");
+            args.Add(rank.ToString(CultureInfo.InvariantCulture));
         }
 
         ShimChild child = ShimChild.Start(args);

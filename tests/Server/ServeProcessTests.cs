@@ -16,6 +16,7 @@ public sealed partial class ServeProcessTests
     [InlineData(new[] { "--host", "127.0.0.1" }, @"^listening on 127\.0\.0\.1:(\d+)$")]
     [InlineData(new[] { "--host", "127.0.0.1", "--loops", "3" }, @"^listening on 127\.0\.0\.1:(\d+)$")]
     [InlineData(new[] { "--host", "127.0.0.1", "--transport", "sockets" }, @"^listening on 127\.0\.0\.1:(\d+)$")]
+    [InlineData(new[] { "--host", "127.0.0.1", "--admin-port", "0" }, @"^listening on 127\.0\.0\.1:(\d+)$")]
     public async Task Port_0_prints_one_listening_line_serves_and_exits_0_on_SIGTERM(string[] extra, string pattern)
     {
         using var process = Start(["serve", "--port", "0", .. extra]);

@@ -1,0 +1,21 @@
+using TcpStore.Core;
+
+namespace TcpStore.Server;
+
+/// <summary>What operators' tools read of a connection (the rest of the class is the request path).</summary>
+internal abstract partial class Connection
+{
+    private static long s_nextId;
+
+    /// <summary>A number unique within the process, shown by <c>tcpstore clients</c>.</summary>
+    public long InspectionId { get; } = Interlocked.Increment(ref s_nextId);
+
+    /// <summary><see cref="Environment.TickCount64"/> when the connection was accepted.</summary>
+    public long ConnectedTicks { get; } = Environment.TickCount64;
+
+    /// <summary>The protocol session, for reading its counters and matching it to wait registrations.</summary>
+    public Session InspectedSession => Session;
+
+    /// <summary>Whether the connection has closed (its peer can no longer be read safely).</summary>
+    public bool InspectedClosed => IsClosed;
+}
