@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Numerics;
 using TcpStore.Codec;
 
 namespace TcpStore.Core;
@@ -10,48 +11,83 @@ namespace TcpStore.Core;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Concurrency design. Every mutation, every multi-key read and every wait registration runs under
-/// one write lock, so each operation is a single atomic step and a wake-up is decided in the same
-/// step as the write that causes it (the c10d servers get this from being single-threaded).
+/// Concurrency design: sharded locks, one lock-free map. Keys are spread over a power-of-two number
+/// of shards by the top bits of their (per-process seeded) hash. Each shard has a lock, the queues
+/// named by its keys and the wait lists of its keys. Every write of a key (SET, ADD, APPEND,
+/// COMPARE_SET, DELETE) and every queue operation takes only that key's shard lock, so writers of
+/// keys in different shards never wait for each other. CHECK, WAIT, MULTI_GET and MULTI_SET take the
+/// locks of the shards of all their keys, in ascending shard order (so two of them can never
+/// deadlock), and run as one atomic step under them. A wake-up is decided under the lock of the
+/// written key's shard, the same lock a WAIT holds while it checks and registers that key: a write
+/// cannot fall between a WAIT's check and its registration, even when the WAIT names keys of several
+/// shards. Operations on the whole store (LIST_KEYS, the wait diagnostics, a connection's
+/// retirement) take every shard. <see cref="Waiter"/> documents how one WAIT across shards is counted.
 /// </para>
 /// <para>
-/// Single-key GET, the hottest read, takes no lock. The map is a <see cref="ConcurrentDictionary{TKey,TValue}"/>
-/// (lock-free lookups) from key to a <see cref="ValueCell"/>. A write to an existing key reuses the
-/// cell's buffer in place when the new value fits, so SET, ADD, APPEND and COMPARE_SET allocate
-/// nothing in steady state; the cell's sequence number (a seqlock) makes a lock-free reader that
-/// overlapped such a write retry. A GET is linearized when it reads an even sequence number that is
-/// still the same after its copy: the bytes it returns are the value at that instant. A GET that
-/// looked the cell up just before a DELETE returns the value the key had then (linearized before the
-/// DELETE); a removed cell is never written again, because every write looks the key up afresh
-/// under the lock, and a re-created key gets a new cell.
+/// Single-key GET, the hottest read, takes no lock. The map is one <see cref="ConcurrentDictionary{TKey,TValue}"/>
+/// (lock-free lookups, so GET hashes the key once and needs no shard) from key to a <see cref="ValueCell"/>.
+/// A write to an existing key reuses the cell's buffer in place when the new value fits, so SET,
+/// ADD, APPEND and COMPARE_SET allocate nothing in steady state; the cell's sequence number (a
+/// seqlock) makes a lock-free reader that overlapped such a write retry. A GET is linearized when it
+/// reads an even sequence number that is still the same after its copy: the bytes it returns are the
+/// value at that instant. A GET that looked the cell up just before a DELETE returns the value the
+/// key had then (linearized before the DELETE); a removed cell is never written again, because every
+/// write looks the key up afresh under its shard lock, and a re-created key gets a new cell.
+/// GETNUMKEYS reads a counter that inserts and deletes update atomically, as before.
 /// </para>
 /// <para>
-/// Why not simply take the lock in GET: measured with BenchmarkDotNet (docs/performance.md), the
-/// seqlock read costs about the same as an uncontended lock, but the lock would serialise GETs
-/// from different event-loop threads against each other and against writers, whereas seqlock
-/// readers never write shared memory and only ever wait for a writer's copy of one value. A
-/// finer-grained lock per shard would buy nothing measurable here: the server runs one event loop
-/// per core (two on the target machine), the critical sections are a few hundred nanoseconds, and
-/// multi-key operations (CHECK, WAIT, MULTI_SET) would then need to take several shard locks in
-/// order, which costs more than it saves.
+/// Why shards, measured (docs/performance.md, "Sharded store"): with the earlier single write lock,
+/// two threads writing distinct keys got less done than one (the lock's cache line moves between the
+/// cores on every write), so a second event loop added nothing to write throughput. With shards two
+/// threads scale as the contention benchmark in bench/Micro shows. The default of 16 shards: with
+/// random keys two loops collide on a shard 1/16 of the time, which the benchmark cannot tell from 64
+/// shards, while multi-key operations and whole-store operations take up to 16 locks instead of 64.
+/// An uncontended lock costs about 20 ns, so a full 16-shard sweep stays well under a microsecond.
 /// </para>
 /// </remarks>
 public sealed class KeyValueStore
 {
-    private readonly Lock _writeLock = new();
+    /// <summary>The shard count of <see cref="KeyValueStore()"/>; see the remarks on the class for how it was chosen.</summary>
+    public const int DefaultShardCount = 16;
+
+    /// <summary>The most shards a store can have: shard sets are bit masks in one <see cref="ulong"/>.</summary>
+    public const int MaxShardCount = 64;
+
+    private readonly StoreShard[] _shards;
+    private readonly int _shardBits;
+    private readonly ulong _allShards;
     private readonly ConcurrentDictionary<byte[], ValueCell> _map = new(ByteKeyComparer.Instance);
     private readonly ConcurrentDictionary<byte[], ValueCell>.AlternateLookup<ReadOnlySpan<byte>> _mapBySpan;
-    private readonly Dictionary<byte[], Queue<byte[]>> _queues = new(ByteKeyComparer.Instance);
-    private readonly Dictionary<byte[], Queue<byte[]>>.AlternateLookup<ReadOnlySpan<byte>> _queuesBySpan;
-    private readonly WaitRegistry _waits = new();
     private int _keyCount;
 
-    /// <summary>Creates an empty store.</summary>
+    /// <summary>Creates an empty store with <see cref="DefaultShardCount"/> shards.</summary>
     public KeyValueStore()
+        : this(DefaultShardCount)
     {
-        _mapBySpan = _map.GetAlternateLookup<ReadOnlySpan<byte>>();
-        _queuesBySpan = _queues.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
+
+    /// <summary>Creates an empty store.</summary>
+    /// <param name="shardCount">Number of shards: a power of two from 1 to <see cref="MaxShardCount"/>.</param>
+    public KeyValueStore(int shardCount)
+    {
+        if (shardCount is < 1 or > MaxShardCount || !BitOperations.IsPow2(shardCount))
+        {
+            throw new ArgumentOutOfRangeException(nameof(shardCount), shardCount, $"must be a power of two from 1 to {MaxShardCount}");
+        }
+
+        _shardBits = BitOperations.Log2((uint)shardCount);
+        _allShards = shardCount == 64 ? ulong.MaxValue : (1UL << shardCount) - 1;
+        _shards = new StoreShard[shardCount];
+        for (var i = 0; i < shardCount; i++)
+        {
+            _shards[i] = new StoreShard();
+        }
+
+        _mapBySpan = _map.GetAlternateLookup<ReadOnlySpan<byte>>();
+    }
+
+    /// <summary>Number of shards the keys are spread over.</summary>
+    public int ShardCount => _shards.Length;
 
     /// <summary>Number of keys in the key-value map (queues are not counted).</summary>
     public int KeyCount => Volatile.Read(ref _keyCount);
@@ -61,9 +97,20 @@ public sealed class KeyValueStore
     {
         get
         {
-            lock (_writeLock)
+            EnterShards(_allShards);
+            try
             {
-                return _waits.KeyCount;
+                var count = 0;
+                foreach (var shard in _shards)
+                {
+                    count += shard.Waits.KeyCount;
+                }
+
+                return count;
+            }
+            finally
+            {
+                ExitShards(_allShards);
             }
         }
     }
@@ -88,30 +135,38 @@ public sealed class KeyValueStore
     /// <summary>SET: stores the value and wakes every waiter on the key.</summary>
     public void Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        lock (_writeLock)
+        var shard = ShardFor(key);
+        lock (shard.Gate)
         {
             Store(key, value);
-            _waits.WakeAll(key);
+            shard.Waits.WakeAll(key);
         }
     }
 
     /// <summary>MULTI_SET: each pair as by SET, in order, as one atomic step.</summary>
     public void MultiSet(KeyList pairs)
     {
-        lock (_writeLock)
+        var shards = ShardsOf(pairs);
+        EnterShards(shards);
+        try
         {
             foreach (var pair in pairs)
             {
                 Store(pair.Key, pair.Value);
-                _waits.WakeAll(pair.Key);
+                ShardFor(pair.Key).Waits.WakeAll(pair.Key);
             }
+        }
+        finally
+        {
+            ExitShards(shards);
         }
     }
 
     /// <summary>APPEND: concatenates onto the value (creating it) and wakes every waiter.</summary>
     public void Append(ReadOnlySpan<byte> key, ReadOnlySpan<byte> suffix)
     {
-        lock (_writeLock)
+        var shard = ShardFor(key);
+        lock (shard.Gate)
         {
             if (_mapBySpan.TryGetValue(key, out var cell))
             {
@@ -122,7 +177,7 @@ public sealed class KeyValueStore
                 Store(key, suffix);
             }
 
-            _waits.WakeAll(key);
+            shard.Waits.WakeAll(key);
         }
     }
 
@@ -131,7 +186,8 @@ public sealed class KeyValueStore
     public bool TryAdd(ReadOnlySpan<byte> key, long delta, out long result)
     {
         Span<byte> text = stackalloc byte[DecimalCounter.MaxLength];
-        lock (_writeLock)
+        var shard = ShardFor(key);
+        lock (shard.Gate)
         {
             if (_mapBySpan.TryGetValue(key, out var current))
             {
@@ -150,7 +206,7 @@ public sealed class KeyValueStore
 
             var length = DecimalCounter.Format(result, text);
             Store(key, text[..length], DecimalCounter.MaxLength);
-            _waits.WakeAll(key);
+            shard.Waits.WakeAll(key);
             return true;
         }
     }
@@ -158,7 +214,8 @@ public sealed class KeyValueStore
     /// <summary>COMPARE_SET: writes the reply blob (desired on success, else the current value, or expected when missing).</summary>
     public void CompareSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> desired, IBufferWriter<byte> reply)
     {
-        lock (_writeLock)
+        var shard = ShardFor(key);
+        lock (shard.Gate)
         {
             // Waiters are woken before the reply is written, as libuv does: a connection that pipelined
             // a WAIT and then this COMPARE_SET gets its STOP_WAITING first.
@@ -167,7 +224,7 @@ public sealed class KeyValueStore
                 if (current.Locked.SequenceEqual(expected))
                 {
                     current.Write(desired);
-                    _waits.WakeAll(key);
+                    shard.Waits.WakeAll(key);
                     reply.WriteBlob(desired);
                 }
                 else
@@ -182,7 +239,7 @@ public sealed class KeyValueStore
             if (expected.IsEmpty)
             {
                 Store(key, desired);
-                _waits.WakeAll(key);
+                shard.Waits.WakeAll(key);
                 reply.WriteBlob(desired);
             }
             else
@@ -195,14 +252,14 @@ public sealed class KeyValueStore
     /// <summary>DELETE_KEY: removes the key from the map (queues untouched); waiters stay registered.</summary>
     public bool Delete(ReadOnlySpan<byte> key)
     {
-        lock (_writeLock)
+        lock (ShardFor(key).Gate)
         {
             if (!_mapBySpan.TryRemove(key, out _, out _))
             {
                 return false;
             }
 
-            _keyCount--;
+            Interlocked.Decrement(ref _keyCount);
             return true;
         }
     }
@@ -210,7 +267,9 @@ public sealed class KeyValueStore
     /// <summary>CHECK: whether every key is a map key or a non-empty queue.</summary>
     public bool Check(KeyList keys)
     {
-        lock (_writeLock)
+        var shards = ShardsOf(keys);
+        EnterShards(shards);
+        try
         {
             foreach (var entry in keys)
             {
@@ -222,6 +281,10 @@ public sealed class KeyValueStore
 
             return true;
         }
+        finally
+        {
+            ExitShards(shards);
+        }
     }
 
     /// <summary>
@@ -229,31 +292,45 @@ public sealed class KeyValueStore
     /// key that is not ready (replacing any earlier pending wait of that waiter) and returns false;
     /// <see cref="Waiter.OnWaitSatisfied"/> fires later.
     /// </summary>
+    /// <remarks>
+    /// Checking and registering happen with the shards of every key held, the same locks the writes
+    /// of those keys take: a SET cannot slip between the check of its key and the registration.
+    /// </remarks>
     public bool WaitOrRegister(KeyList keys, Waiter waiter)
     {
         ArgumentNullException.ThrowIfNull(waiter);
-        lock (_writeLock)
+        var shards = EnterWaiterShards(waiter, ShardsOf(keys));
+        try
         {
             if (waiter.Registrations is not null || waiter.Remaining > 0)
             {
-                _waits.Cancel(waiter);
+                WaitRegistry.Cancel(waiter);
             }
 
+            waiter.Shards = 0;
             if (waiter.Retired)
             {
                 // Its connection closed while this request was in flight: nobody can be told.
                 return false;
             }
 
+            ulong registered = 0;
             foreach (var entry in keys)
             {
                 if (!IsReady(entry.Key))
                 {
-                    _waits.Register(waiter, entry.Key);
+                    var index = ShardIndex(entry.Key);
+                    _shards[index].Waits.Register(waiter, entry.Key);
+                    registered |= 1UL << index;
                 }
             }
 
+            waiter.Shards = registered;
             return waiter.Remaining == 0;
+        }
+        finally
+        {
+            ExitShards(shards);
         }
     }
 
@@ -262,39 +339,65 @@ public sealed class KeyValueStore
     public bool CancelWait(Waiter waiter)
     {
         ArgumentNullException.ThrowIfNull(waiter);
-        lock (_writeLock)
+        var shards = EnterWaiterShards(waiter, 0);
+        try
         {
-            return _waits.Cancel(waiter);
+            var wasWaiting = WaitRegistry.Cancel(waiter);
+            waiter.Shards = 0;
+            return wasWaiting;
+        }
+        finally
+        {
+            ExitShards(shards);
         }
     }
 
     /// <summary>The waiter's connection is gone: removes its registrations and refuses any later ones.</summary>
+    /// <remarks>
+    /// Takes every shard, not just the waiter's: this can run on another thread while the waiter's own
+    /// WAIT is registering, and holding all shards orders the two whatever keys that WAIT names. It
+    /// happens once per connection, so the few hundred nanoseconds do not matter.
+    /// </remarks>
     public void Retire(Waiter waiter)
     {
         ArgumentNullException.ThrowIfNull(waiter);
-        lock (_writeLock)
+        EnterShards(_allShards);
+        try
         {
             waiter.Retired = true;
-            _waits.Cancel(waiter);
+            WaitRegistry.Cancel(waiter);
+            waiter.Shards = 0;
+        }
+        finally
+        {
+            ExitShards(_allShards);
         }
     }
 
     /// <summary>MULTI_GET: one blob per key, in order; missing keys as empty values.</summary>
     public void MultiGet(KeyList keys, IBufferWriter<byte> reply)
     {
-        lock (_writeLock)
+        // The shards are held so the values form one snapshot: no MULTI_SET can be seen half done.
+        var shards = ShardsOf(keys);
+        EnterShards(shards);
+        try
         {
             foreach (var entry in keys)
             {
                 WriteValue(entry.Key, reply);
             }
         }
+        finally
+        {
+            ExitShards(shards);
+        }
     }
 
     /// <summary>LIST_KEYS: the count then every map key, in unspecified order.</summary>
     public void ListKeys(IBufferWriter<byte> reply)
     {
-        lock (_writeLock)
+        EnterShards(_allShards);
+        try
         {
             reply.WriteInt64(_keyCount);
             foreach (var key in _map.Keys)
@@ -302,14 +405,23 @@ public sealed class KeyValueStore
                 reply.WriteBlob(key);
             }
         }
+        finally
+        {
+            ExitShards(_allShards);
+        }
     }
 
     /// <summary>Copies every map key (for tests and tools).</summary>
     public List<byte[]> Keys()
     {
-        lock (_writeLock)
+        EnterShards(_allShards);
+        try
         {
             return [.. _map.Keys];
+        }
+        finally
+        {
+            ExitShards(_allShards);
         }
     }
 
@@ -317,25 +429,27 @@ public sealed class KeyValueStore
     public void QueuePush(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
         var stored = value.ToArray();
-        lock (_writeLock)
+        var shard = ShardFor(name);
+        lock (shard.Gate)
         {
-            if (!_queuesBySpan.TryGetValue(name, out var queue))
+            if (!shard.QueuesBySpan.TryGetValue(name, out var queue))
             {
                 queue = new Queue<byte[]>();
-                _queues.Add(name.ToArray(), queue);
+                shard.Queues.Add(name.ToArray(), queue);
             }
 
             queue.Enqueue(stored);
-            _waits.WakeOne(name);
+            shard.Waits.WakeOne(name);
         }
     }
 
     /// <summary>QUEUE_POP: writes the length before the pop and, when non-zero, the popped value.</summary>
     public void QueuePop(ReadOnlySpan<byte> name, IBufferWriter<byte> reply)
     {
-        lock (_writeLock)
+        var shard = ShardFor(name);
+        lock (shard.Gate)
         {
-            if (!_queuesBySpan.TryGetValue(name, out var queue) || queue.Count == 0)
+            if (!shard.QueuesBySpan.TryGetValue(name, out var queue) || queue.Count == 0)
             {
                 reply.WriteInt64(0);
                 return;
@@ -347,7 +461,7 @@ public sealed class KeyValueStore
             {
                 // Empty and missing queues are indistinguishable on the wire; dropping the entry
                 // keeps memory bounded when clients use many one-shot queue names.
-                _queuesBySpan.Remove(name);
+                shard.QueuesBySpan.Remove(name);
             }
         }
     }
@@ -355,25 +469,105 @@ public sealed class KeyValueStore
     /// <summary>QUEUE_LEN: the FIFO length, 0 when the queue does not exist.</summary>
     public long QueueLength(ReadOnlySpan<byte> name)
     {
-        lock (_writeLock)
+        var shard = ShardFor(name);
+        lock (shard.Gate)
         {
-            return _queuesBySpan.TryGetValue(name, out var queue) ? queue.Count : 0;
+            return shard.QueuesBySpan.TryGetValue(name, out var queue) ? queue.Count : 0;
         }
     }
 
     /// <summary>The keys that connections are waiting for, with the number of waiters on each.</summary>
     public List<KeyValuePair<byte[], int>> AwaitedKeys()
     {
-        lock (_writeLock)
+        EnterShards(_allShards);
+        try
         {
-            return _waits.Snapshot();
+            var result = new List<KeyValuePair<byte[], int>>();
+            foreach (var shard in _shards)
+            {
+                result.AddRange(shard.Waits.Snapshot());
+            }
+
+            return result;
+        }
+        finally
+        {
+            ExitShards(_allShards);
         }
     }
 
-    private bool IsReady(ReadOnlySpan<byte> key) =>
-        _mapBySpan.ContainsKey(key) || (_queues.Count != 0 && _queuesBySpan.TryGetValue(key, out var queue) && queue.Count > 0);
+    /// <summary>The shard a key belongs to (tests use it to pick keys on different shards).</summary>
+    internal int ShardIndex(ReadOnlySpan<byte> key)
+    {
+        // The top bits of the key's hash (seeded per process, so no client can aim keys at one
+        // shard); the concurrent map buckets by the remainder of the same hash, so the two choices
+        // stay independent. Widened to 64 bits so that one shard needs no special case.
+        var hash = (uint)ByteKeyComparer.Instance.GetHashCode(key);
+        return (int)(((ulong)hash << _shardBits) >> 32);
+    }
 
-    // Caller holds the write lock. An existing key's cell is overwritten in place (no allocation
+    private StoreShard ShardFor(ReadOnlySpan<byte> key) => _shards[ShardIndex(key)];
+
+    private ulong ShardsOf(KeyList keys)
+    {
+        ulong shards = 0;
+        foreach (var entry in keys)
+        {
+            shards |= 1UL << ShardIndex(entry.Key);
+        }
+
+        return shards;
+    }
+
+    // Ascending shard order everywhere: two operations that need overlapping sets of shards always
+    // meet at their lowest common shard first, so they cannot deadlock.
+    private void EnterShards(ulong shards)
+    {
+        for (var rest = shards; rest != 0; rest &= rest - 1)
+        {
+            _shards[BitOperations.TrailingZeroCount(rest)].Gate.Enter();
+        }
+    }
+
+    private void ExitShards(ulong shards)
+    {
+        for (var rest = shards; rest != 0; rest &= rest - 1)
+        {
+            _shards[BitOperations.TrailingZeroCount(rest)].Gate.Exit();
+        }
+    }
+
+    // Enters the given shards and every shard the waiter is registered in. The waiter's shard set
+    // can only change under the shards it names, so once they are all held it is stable; a retry is
+    // needed only if it changed between the read and the last Enter (a concurrent Retire).
+    private ulong EnterWaiterShards(Waiter waiter, ulong shards)
+    {
+        while (true)
+        {
+            var held = shards | Volatile.Read(ref waiter.Shards);
+            EnterShards(held);
+            if ((waiter.Shards & ~held) == 0)
+            {
+                return held;
+            }
+
+            ExitShards(held);
+        }
+    }
+
+    // Caller holds the key's shard.
+    private bool IsReady(ReadOnlySpan<byte> key)
+    {
+        if (_mapBySpan.ContainsKey(key))
+        {
+            return true;
+        }
+
+        var shard = ShardFor(key);
+        return shard.Queues.Count != 0 && shard.QueuesBySpan.TryGetValue(key, out var queue) && queue.Count > 0;
+    }
+
+    // Caller holds the key's shard. An existing key's cell is overwritten in place (no allocation
     // when the value fits); a new key gets its own copy of the key and a new cell.
     private void Store(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int minimumCapacity = 0)
     {
@@ -384,6 +578,6 @@ public sealed class KeyValueStore
         }
 
         _map[key.ToArray()] = new ValueCell(value, minimumCapacity);
-        _keyCount++;
+        Interlocked.Increment(ref _keyCount);
     }
 }
