@@ -30,7 +30,8 @@ public abstract class DifferentialPair(bool useLibUv) : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         var real = RealPyTorchServer.StartAsync(useLibUv);
-        var ours = TestServer.StartAsync();
+        // Two event loops: the connections of a sequence land on different loops, against the sharded store.
+        var ours = TestServer.StartAsync(o => o.EventLoops = 2);
         Real = await real;
         Ours = await ours;
         for (var i = 0; i < 2; i++)
