@@ -8,7 +8,7 @@ namespace TcpStore.Core;
 /// number that lets lock-free readers detect a concurrent write and retry (a seqlock).
 /// </summary>
 /// <remarks>
-/// Writers run only under the store's write lock, so there is at most one at a time. A write makes
+/// Writers run only under the lock of the key's shard, so there is at most one at a time. A write makes
 /// the sequence odd (with a full fence, so no store of the new bytes can become visible before it),
 /// changes the buffer, then makes it even again (a release store, so every new byte is visible
 /// before it). A reader copies while the sequence is even and unchanged across the copy; the copy is
@@ -33,10 +33,10 @@ internal sealed class ValueCell
         _length = value.Length;
     }
 
-    /// <summary>The value. Only under the store's write lock, where no write can overlap.</summary>
+    /// <summary>The value. Only under the key's shard lock, where no write can overlap.</summary>
     public ReadOnlySpan<byte> Locked => _buffer.AsSpan(0, _length);
 
-    /// <summary>Replaces the value (caller holds the write lock).</summary>
+    /// <summary>Replaces the value (caller holds the key's shard lock).</summary>
     public void Write(ReadOnlySpan<byte> value, int minimumCapacity = 0)
     {
         var fresh = NeedsNewBuffer(value.Length) ? new byte[Math.Max(value.Length, minimumCapacity)] : null;
@@ -51,7 +51,7 @@ internal sealed class ValueCell
         EndWrite();
     }
 
-    /// <summary>Appends to the value (caller holds the write lock); grows geometrically so repeated appends stay linear.</summary>
+    /// <summary>Appends to the value (caller holds the key's shard lock); grows geometrically so repeated appends stay linear.</summary>
     public void Append(ReadOnlySpan<byte> suffix)
     {
         var total = (long)_length + suffix.Length;
