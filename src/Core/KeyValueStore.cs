@@ -135,6 +135,20 @@ public sealed class KeyValueStore
     /// <summary>SET: stores the value and wakes every waiter on the key.</summary>
     public void Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
+        if (TryEnterLiveCell(key, out var cell))
+        {
+            try
+            {
+                cell.Write(value);
+            }
+            finally
+            {
+                cell.Exit();
+            }
+
+            return;
+        }
+
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
@@ -144,6 +158,11 @@ public sealed class KeyValueStore
     }
 
     /// <summary>MULTI_SET: each pair as by SET, in order, as one atomic step.</summary>
+    /// <remarks>
+    /// The shards freeze which keys exist; holding every cell first (missing keys are created already
+    /// held) keeps lock-free GETs and fast-path writes out until every value is in place, so nobody
+    /// can see the step half done.
+    /// </remarks>
     public void MultiSet(KeyList pairs)
     {
         var shards = ShardsOf(pairs);
@@ -152,12 +171,29 @@ public sealed class KeyValueStore
         {
             foreach (var pair in pairs)
             {
-                Store(pair.Key, pair.Value);
+                if (_mapBySpan.TryGetValue(pair.Key, out var cell))
+                {
+                    if (!cell.IsHeldByCurrentThread)
+                    {
+                        cell.Enter();
+                    }
+                }
+                else
+                {
+                    _map[pair.Key.ToArray()] = new ValueCell(pair.Value, held: true);
+                    Interlocked.Increment(ref _keyCount);
+                }
+            }
+
+            foreach (var pair in pairs)
+            {
+                _mapBySpan[pair.Key].Write(pair.Value);
                 ShardFor(pair.Key).Waits.WakeAll(pair.Key);
             }
         }
         finally
         {
+            ExitCells(pairs);
             ExitShards(shards);
         }
     }
@@ -165,19 +201,39 @@ public sealed class KeyValueStore
     /// <summary>APPEND: concatenates onto the value (creating it) and wakes every waiter.</summary>
     public void Append(ReadOnlySpan<byte> key, ReadOnlySpan<byte> suffix)
     {
+        var live = TryEnterLiveCell(key, out var cell);
         var shard = ShardFor(key);
-        lock (shard.Gate)
+        if (!live)
         {
-            if (_mapBySpan.TryGetValue(key, out var cell))
+            shard.Gate.Enter();
+            if (!_mapBySpan.TryGetValue(key, out cell))
             {
-                cell.Append(suffix);
-            }
-            else
-            {
-                Store(key, suffix);
+                try
+                {
+                    Create(key, suffix);
+                    shard.Waits.WakeAll(key);
+                    return;
+                }
+                finally
+                {
+                    shard.Gate.Exit();
+                }
             }
 
-            shard.Waits.WakeAll(key);
+            cell.Enter();
+        }
+
+        try
+        {
+            cell.Append(suffix);
+        }
+        finally
+        {
+            cell.Exit();
+            if (!live)
+            {
+                shard.Gate.Exit();
+            }
         }
     }
 
@@ -185,27 +241,38 @@ public sealed class KeyValueStore
     /// <returns>False, with nothing changed, when the current value is not a number.</returns>
     public bool TryAdd(ReadOnlySpan<byte> key, long delta, out long result)
     {
-        Span<byte> text = stackalloc byte[DecimalCounter.MaxLength];
+        if (TryEnterLiveCell(key, out var cell))
+        {
+            try
+            {
+                return TryAddTo(cell, delta, out result);
+            }
+            finally
+            {
+                cell.Exit();
+            }
+        }
+
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
-            if (_mapBySpan.TryGetValue(key, out var current))
+            if (_mapBySpan.TryGetValue(key, out cell))
             {
-                if (!DecimalCounter.TryParse(current.Locked, out var parsed))
+                cell.Enter();
+                try
                 {
-                    result = 0;
-                    return false;
+                    return TryAddTo(cell, delta, out result);
                 }
-
-                result = unchecked(parsed + delta);
-            }
-            else
-            {
-                result = delta;
+                finally
+                {
+                    cell.Exit();
+                }
             }
 
+            result = delta;
+            Span<byte> text = stackalloc byte[DecimalCounter.MaxLength];
             var length = DecimalCounter.Format(result, text);
-            Store(key, text[..length], DecimalCounter.MaxLength);
+            Create(key, text[..length], DecimalCounter.MaxLength);
             shard.Waits.WakeAll(key);
             return true;
         }
@@ -214,31 +281,43 @@ public sealed class KeyValueStore
     /// <summary>COMPARE_SET: writes the reply blob (desired on success, else the current value, or expected when missing).</summary>
     public void CompareSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> desired, IBufferWriter<byte> reply)
     {
+        if (TryEnterLiveCell(key, out var current))
+        {
+            try
+            {
+                CompareSetIn(current, expected, desired, reply);
+            }
+            finally
+            {
+                current.Exit();
+            }
+
+            return;
+        }
+
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
-            // Waiters are woken before the reply is written, as libuv does: a connection that pipelined
-            // a WAIT and then this COMPARE_SET gets its STOP_WAITING first.
-            if (_mapBySpan.TryGetValue(key, out var current))
+            if (_mapBySpan.TryGetValue(key, out current))
             {
-                if (current.Locked.SequenceEqual(expected))
+                current.Enter();
+                try
                 {
-                    current.Write(desired);
-                    shard.Waits.WakeAll(key);
-                    reply.WriteBlob(desired);
+                    CompareSetIn(current, expected, desired, reply);
                 }
-                else
+                finally
                 {
-                    // No waiter can be registered on a present key, so there is nobody to wake.
-                    reply.WriteBlob(current.Locked);
+                    current.Exit();
                 }
 
                 return;
             }
 
+            // Waiters are woken before the reply is written, as libuv does: a connection that pipelined
+            // a WAIT and then this COMPARE_SET gets its STOP_WAITING first.
             if (expected.IsEmpty)
             {
-                Store(key, desired);
+                Create(key, desired);
                 shard.Waits.WakeAll(key);
                 reply.WriteBlob(desired);
             }
@@ -254,11 +333,17 @@ public sealed class KeyValueStore
     {
         lock (ShardFor(key).Gate)
         {
-            if (!_mapBySpan.TryRemove(key, out _, out _))
+            if (!_mapBySpan.TryGetValue(key, out var cell))
             {
                 return false;
             }
 
+            // Held while it leaves the map, so a fast-path writer that found it just before either
+            // wrote first (linearized before the DELETE) or finds it removed and starts again.
+            cell.Enter();
+            cell.MarkRemoved();
+            _mapBySpan.TryRemove(key, out _, out _);
+            cell.Exit();
             Interlocked.Decrement(ref _keyCount);
             return true;
         }
@@ -377,18 +462,28 @@ public sealed class KeyValueStore
     /// <summary>MULTI_GET: one blob per key, in order; missing keys as empty values.</summary>
     public void MultiGet(KeyList keys, IBufferWriter<byte> reply)
     {
-        // The shards are held so the values form one snapshot: no MULTI_SET can be seen half done.
+        // The shards freeze which keys exist and the held cells their values, so the reply is one
+        // snapshot even against fast-path writes of single keys, which take no shard lock.
         var shards = ShardsOf(keys);
         EnterShards(shards);
         try
         {
             foreach (var entry in keys)
             {
-                WriteValue(entry.Key, reply);
+                if (_mapBySpan.TryGetValue(entry.Key, out var cell) && !cell.IsHeldByCurrentThread)
+                {
+                    cell.Enter();
+                }
+            }
+
+            foreach (var entry in keys)
+            {
+                reply.WriteBlob(_mapBySpan.TryGetValue(entry.Key, out var cell) ? cell.Locked : default);
             }
         }
         finally
         {
+            ExitCells(keys);
             ExitShards(shards);
         }
     }
@@ -569,15 +664,79 @@ public sealed class KeyValueStore
 
     // Caller holds the key's shard. An existing key's cell is overwritten in place (no allocation
     // when the value fits); a new key gets its own copy of the key and a new cell.
-    private void Store(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int minimumCapacity = 0)
+    private void Store(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        if (_mapBySpan.TryGetValue(key, out var cell))
+        if (!_mapBySpan.TryGetValue(key, out var cell))
         {
-            cell.Write(value, minimumCapacity);
+            Create(key, value);
             return;
         }
 
+        // Under the shard lock a cell in the map is live (DELETE takes the lock too).
+        cell.Enter();
+        try
+        {
+            cell.Write(value);
+        }
+        finally
+        {
+            cell.Exit();
+        }
+    }
+
+    // Caller holds the key's shard and found the key missing.
+    private void Create(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int minimumCapacity = 0)
+    {
         _map[key.ToArray()] = new ValueCell(value, minimumCapacity);
         Interlocked.Increment(ref _keyCount);
+    }
+
+    // The fast path of a single-key write: an existing key's cell, taken without any shard lock.
+    // It needs no wake-up: nobody waits for a key that is present (a WAIT registers only missing
+    // keys under the shard lock, and a key becomes present only under that lock, which wakes its
+    // waiters then). A cell deleted meanwhile is refused, and the caller takes the shard lock.
+    private bool TryEnterLiveCell(ReadOnlySpan<byte> key, out ValueCell cell) =>
+        _mapBySpan.TryGetValue(key, out cell!) && cell.TryEnterLive();
+
+    // Caller holds the shards of the keys: releases the cells of those keys this thread holds.
+    private void ExitCells(KeyList keys)
+    {
+        foreach (var entry in keys)
+        {
+            if (_mapBySpan.TryGetValue(entry.Key, out var cell) && cell.IsHeldByCurrentThread)
+            {
+                cell.Exit();
+            }
+        }
+    }
+
+    // Caller holds the cell. Parses like C stoll; false, with nothing changed, when not a number.
+    private static bool TryAddTo(ValueCell cell, long delta, out long result)
+    {
+        if (!DecimalCounter.TryParse(cell.Locked, out var parsed))
+        {
+            result = 0;
+            return false;
+        }
+
+        result = unchecked(parsed + delta);
+        Span<byte> text = stackalloc byte[DecimalCounter.MaxLength];
+        var length = DecimalCounter.Format(result, text);
+        cell.Write(text[..length], DecimalCounter.MaxLength);
+        return true;
+    }
+
+    // Caller holds the cell of a present key: nobody waits for it, so a swap wakes nobody.
+    private static void CompareSetIn(ValueCell cell, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> desired, IBufferWriter<byte> reply)
+    {
+        if (cell.Locked.SequenceEqual(expected))
+        {
+            cell.Write(desired);
+            reply.WriteBlob(desired);
+        }
+        else
+        {
+            reply.WriteBlob(cell.Locked);
+        }
     }
 }
