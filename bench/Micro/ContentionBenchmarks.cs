@@ -39,6 +39,7 @@ public class ContentionBenchmarks
     private byte[][][] _counters = [];
     private WorkerGang _setGang = null!;
     private WorkerGang _addGang = null!;
+    private WorkerGang _churnGang = null!;
 
     /// <summary>Writer threads.</summary>
     [Params(1, 2)]
@@ -73,6 +74,7 @@ public class ContentionBenchmarks
 
         _setGang = new WorkerGang(Threads, SetLoop);
         _addGang = new WorkerGang(Threads, AddLoop);
+        _churnGang = new WorkerGang(Threads, ChurnLoop);
     }
 
     [GlobalCleanup]
@@ -80,6 +82,7 @@ public class ContentionBenchmarks
     {
         _setGang.Dispose();
         _addGang.Dispose();
+        _churnGang.Dispose();
     }
 
     /// <summary>SET of a 64-byte value over an existing one, each thread on its own keys.</summary>
@@ -99,6 +102,37 @@ public class ContentionBenchmarks
             for (var i = 0; i < count; i++)
             {
                 _sharded.Set(keys[i & (KeysPerThread - 1)], Frames.Value);
+            }
+        }
+        else
+        {
+            for (var i = 0; i < count; i++)
+            {
+                _global.Set(keys[i & (KeysPerThread - 1)], Frames.Value);
+            }
+        }
+    }
+
+    /// <summary>
+    /// DELETE then SET of the same key, each thread on its own keys: both go through the key's shard
+    /// lock (a key is created and removed under it), so this is the case the shard count decides.
+    /// Allocates by design (a new key copy and cell per SET). The global-lock store has no DELETE,
+    /// so it runs SETs only there, as a reference.
+    /// </summary>
+    [Benchmark(OperationsPerInvoke = TotalOperations)]
+    public void Churn() => _churnGang.Run();
+
+    private void ChurnLoop(int thread)
+    {
+        var keys = _keys[thread];
+        var count = TotalOperations / Threads;
+        if (Design == StoreDesign.Sharded)
+        {
+            for (var i = 0; i < count; i++)
+            {
+                var key = keys[i & (KeysPerThread - 1)];
+                _sharded.Delete(key);
+                _sharded.Set(key, Frames.Value);
             }
         }
         else

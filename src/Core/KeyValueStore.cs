@@ -11,38 +11,50 @@ namespace TcpStore.Core;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Concurrency design: sharded locks, one lock-free map. Keys are spread over a power-of-two number
-/// of shards by the top bits of their (per-process seeded) hash. Each shard has a lock, the queues
-/// named by its keys and the wait lists of its keys. Every write of a key (SET, ADD, APPEND,
-/// COMPARE_SET, DELETE) and every queue operation takes only that key's shard lock, so writers of
-/// keys in different shards never wait for each other. CHECK, WAIT, MULTI_GET and MULTI_SET take the
-/// locks of the shards of all their keys, in ascending shard order (so two of them can never
-/// deadlock), and run as one atomic step under them. A wake-up is decided under the lock of the
-/// written key's shard, the same lock a WAIT holds while it checks and registers that key: a write
-/// cannot fall between a WAIT's check and its registration, even when the WAIT names keys of several
-/// shards. Operations on the whole store (LIST_KEYS, the wait diagnostics, a connection's
-/// retirement) take every shard. <see cref="Waiter"/> documents how one WAIT across shards is counted.
+/// Concurrency design: a lock-free map of per-key cells, and sharded locks for everything that
+/// changes which keys exist or spans keys. Keys are spread over a power-of-two number of shards by
+/// the top bits of their (per-process seeded) hash. Each shard has a lock, the queues named by its
+/// keys and the wait lists of its keys.
+/// </para>
+/// <para>
+/// Single-key writes of a key that exists (SET, ADD, APPEND, COMPARE_SET: the steady state of every
+/// job) take no shard lock at all, only the key's <see cref="ValueCell"/>, whose sequence number is
+/// both a seqlock for readers and the writer lock: two threads writing different keys share no
+/// written memory. They need no wake-up: nobody waits for a key that is present, because a WAIT
+/// registers only missing keys, under the shard lock, and a key becomes present only under that
+/// same lock, which wakes its waiters in the same step. Creating or deleting a key, queue
+/// operations and a write that finds its key missing (or deleted under it) take the key's shard
+/// lock. CHECK, WAIT, MULTI_GET and MULTI_SET take the locks of the shards of all their keys, in
+/// ascending shard order (so two of them can never deadlock), and run as one atomic step: the
+/// shards freeze which of their keys exist, and MULTI_SET and MULTI_GET also hold every cell they
+/// touch, so neither a lock-free GET nor a fast-path write can see a MULTI_SET half done or change a
+/// value under a MULTI_GET. A WAIT holds all its shards while it checks and registers, so a write
+/// that creates one of its keys cannot fall between its check and its registration.
+/// Operations on the whole store (LIST_KEYS, the wait diagnostics, a connection's retirement) take
+/// every shard. <see cref="Waiter"/> documents how one WAIT across shards is counted.
 /// </para>
 /// <para>
 /// Single-key GET, the hottest read, takes no lock. The map is one <see cref="ConcurrentDictionary{TKey,TValue}"/>
-/// (lock-free lookups, so GET hashes the key once and needs no shard) from key to a <see cref="ValueCell"/>.
-/// A write to an existing key reuses the cell's buffer in place when the new value fits, so SET,
-/// ADD, APPEND and COMPARE_SET allocate nothing in steady state; the cell's sequence number (a
-/// seqlock) makes a lock-free reader that overlapped such a write retry. A GET is linearized when it
-/// reads an even sequence number that is still the same after its copy: the bytes it returns are the
-/// value at that instant. A GET that looked the cell up just before a DELETE returns the value the
-/// key had then (linearized before the DELETE); a removed cell is never written again, because every
-/// write looks the key up afresh under its shard lock, and a re-created key gets a new cell.
-/// GETNUMKEYS reads a counter that inserts and deletes update atomically, as before.
+/// (lock-free lookups, so GET hashes the key once and needs no shard). A write to an existing key
+/// reuses the cell's buffer in place when the new value fits, so SET, ADD, APPEND and COMPARE_SET
+/// allocate nothing in steady state; a lock-free reader that overlapped a write retries. A GET is
+/// linearized when it reads an even sequence number that is still the same after its copy: the bytes
+/// it returns are the value at that instant. A GET that looked the cell up just before a DELETE
+/// returns the value the key had then (linearized before the DELETE); a deleted cell is marked while
+/// held and never written again, and a re-created key gets a new cell. GETNUMKEYS reads a counter
+/// that creates and deletes update atomically, as before.
 /// </para>
 /// <para>
-/// Why shards, measured (docs/performance.md, "Sharded store"): with the earlier single write lock,
-/// two threads writing distinct keys got less done than one (the lock's cache line moves between the
-/// cores on every write), so a second event loop added nothing to write throughput. With shards two
-/// threads scale as the contention benchmark in bench/Micro shows. The default of 16 shards: with
-/// random keys two loops collide on a shard 1/16 of the time, which the benchmark cannot tell from 64
-/// shards, while multi-key operations and whole-store operations take up to 16 locks instead of 64.
-/// An uncontended lock costs about 20 ns, so a full 16-shard sweep stays well under a microsecond.
+/// Why, measured (docs/performance.md, "Sharded store"): with the earlier single write lock, a
+/// second thread writing other keys added no write throughput (the lock's cache line moved between
+/// the cores on every write). Shard locks alone would not fix that for the common case either: each
+/// event loop serves many keys spread over all shards, so both cores would keep taking the same
+/// shard locks. Writes of existing keys therefore touch only their own cell, and
+/// <c>ContentionBenchmarks</c> in bench/Micro compares 1 and 2 threads against the old design in one
+/// run. The shard count only matters for the locked paths (creating and deleting keys, queues,
+/// waits, multi-key steps); <see cref="DefaultShardCount"/> is 16 from the <c>Churn</c> case of that
+/// benchmark (see docs/performance.md): two loops then meet on a shard 1/16 of the time, and
+/// whole-store operations take 16 uncontended locks (about 20 ns each), not 64.
 /// </para>
 /// </remarks>
 public sealed class KeyValueStore
