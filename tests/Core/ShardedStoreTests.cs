@@ -149,20 +149,27 @@ public sealed class ShardedStoreTests
     {
         const int Rounds = 500;
         var store = new KeyValueStore();
+        var random = new Random(7);
         var registeredFirst = 0;
         for (var round = 0; round < Rounds; round++)
         {
             var (a, b) = TwoShards(store, $"r{round}");
+            var frame = WireRequest.Multi(QueryType.Wait, [Key(a), Key(b)]).Encode();
             var waiter = new CountingWaiter();
+            var delay = random.Next(0, 2) == 0 ? 0 : random.Next(0, 20_000);
             using var start = new Barrier(2);
             var waiting = new Thread(() =>
             {
                 start.SignalAndWait();
-                Wait(store, waiter, a, b);
+                var reader = new RequestReader(frame, CodecLimits.Default);
+                reader.TryRead(out var request);
+                store.WaitOrRegister(request.Keys, waiter);
             });
             var retiring = new Thread(() =>
             {
                 start.SignalAndWait();
+                // A random head start for the WAIT, so that both orders happen across the rounds.
+                Thread.SpinWait(delay);
                 if (store.AwaitedKeyCount > 0)
                 {
                     Interlocked.Increment(ref registeredFirst);
