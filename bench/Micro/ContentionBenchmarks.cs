@@ -80,6 +80,19 @@ public class ContentionBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
+        // CPU time per operation over every run of the case (pilot and warm-up included): on this
+        // shared machine the wall-clock ratio is mostly the neighbours' load, while CPU per operation
+        // shows what a second thread costs each write. Two threads on two free cores would reach
+        // 2 x (1-thread CPU/op) / (2-thread CPU/op) times one thread's throughput.
+        foreach (var (name, gang) in new[] { ("Set", _setGang), ("Add", _addGang), ("Churn", _churnGang) })
+        {
+            if (gang.Runs > 0)
+            {
+                var perOp = (double)gang.CpuNanoseconds / (gang.Runs * (double)TotalOperations);
+                Console.WriteLine($"// CPU per op: {name} Threads={Threads} Design={Design} ShardCount={ShardCount}: {perOp:F1} ns over {gang.Runs} runs");
+            }
+        }
+
         _setGang.Dispose();
         _addGang.Dispose();
         _churnGang.Dispose();

@@ -12,6 +12,8 @@ public sealed class WorkerGang : IDisposable
     private readonly CountdownEvent _done;
     private readonly Action<int> _work;
     private volatile bool _stopping;
+    private long _cpuNanoseconds;
+    private long _runs;
 
     /// <summary>Starts <paramref name="count"/> threads that will each call <paramref name="work"/> with their index.</summary>
     public WorkerGang(int count, Action<int> work)
@@ -26,9 +28,16 @@ public sealed class WorkerGang : IDisposable
         }
     }
 
+    /// <summary>CPU time the threads spent in the work, summed over threads and runs.</summary>
+    public long CpuNanoseconds => Interlocked.Read(ref _cpuNanoseconds);
+
+    /// <summary>How many times <see cref="Run"/> ran the work.</summary>
+    public long Runs => Interlocked.Read(ref _runs);
+
     /// <summary>Runs the work once on every thread at the same time and returns when all are done.</summary>
     public void Run()
     {
+        _runs++;
         _done.Reset();
         foreach (var go in _go)
         {
@@ -71,7 +80,9 @@ public sealed class WorkerGang : IDisposable
                 return;
             }
 
+            var cpu = ThreadCpuClock.Nanoseconds();
             _work(index);
+            Interlocked.Add(ref _cpuNanoseconds, ThreadCpuClock.Nanoseconds() - cpu);
             _done.Signal();
         }
     }
