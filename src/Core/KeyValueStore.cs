@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Collections.Concurrent;
+using System.Numerics;
 using TcpStore.Codec;
 using TcpStore.Core.Inspection;
 
@@ -11,52 +12,100 @@ namespace TcpStore.Core;
 /// </summary>
 /// <remarks>
 /// <para>
-/// Concurrency design. Every mutation, every multi-key read and every wait registration runs under
-/// one write lock, so each operation is a single atomic step and a wake-up is decided in the same
-/// step as the write that causes it (the c10d servers get this from being single-threaded).
+/// Concurrency design: a lock-free map of per-key cells, and sharded locks for everything that
+/// changes which keys exist or spans keys. Keys are spread over a power-of-two number of shards by
+/// the top bits of their (per-process seeded) hash. Each shard has a lock, the queues named by its
+/// keys and the wait lists of its keys.
 /// </para>
 /// <para>
-/// Single-key GET, the hottest read, takes no lock. The map is a <see cref="ConcurrentDictionary{TKey,TValue}"/>
-/// (lock-free lookups) from key to a <see cref="ValueCell"/>. A write to an existing key reuses the
-/// cell's buffer in place when the new value fits, so SET, ADD, APPEND and COMPARE_SET allocate
-/// nothing in steady state; the cell's sequence number (a seqlock) makes a lock-free reader that
-/// overlapped such a write retry. A GET is linearized when it reads an even sequence number that is
-/// still the same after its copy: the bytes it returns are the value at that instant. A GET that
-/// looked the cell up just before a DELETE returns the value the key had then (linearized before the
-/// DELETE); a removed cell is never written again, because every write looks the key up afresh
-/// under the lock, and a re-created key gets a new cell.
+/// Single-key writes of a key that exists (SET, ADD, APPEND, COMPARE_SET: the steady state of every
+/// job) take no shard lock at all, only the key's <see cref="ValueCell"/>, whose sequence number is
+/// both a seqlock for readers and the writer lock: two threads writing different keys share no
+/// written memory. They need no wake-up: nobody waits for a key that is present, because a WAIT
+/// registers only missing keys, under the shard lock, and a key becomes present only under that
+/// same lock, which wakes its waiters in the same step. Creating or deleting a key, queue
+/// operations and a write that finds its key missing (or deleted under it) take the key's shard
+/// lock. CHECK, WAIT, MULTI_GET and MULTI_SET take the locks of the shards of all their keys, in
+/// ascending shard order (so two of them can never deadlock), and run as one atomic step: the
+/// shards freeze which of their keys exist, and MULTI_SET and MULTI_GET also hold every cell they
+/// touch, so neither a lock-free GET nor a fast-path write can see a MULTI_SET half done or change a
+/// value under a MULTI_GET. A WAIT holds all its shards while it checks and registers, so a write
+/// that creates one of its keys cannot fall between its check and its registration.
+/// Operations on the whole store (LIST_KEYS, the wait diagnostics, a connection's retirement) take
+/// every shard. <see cref="Waiter"/> documents how one WAIT across shards is counted.
 /// </para>
 /// <para>
-/// Why not simply take the lock in GET: measured with BenchmarkDotNet (docs/performance.md), the
-/// seqlock read costs about the same as an uncontended lock, but the lock would serialise GETs
-/// from different event-loop threads against each other and against writers, whereas seqlock
-/// readers never write shared memory and only ever wait for a writer's copy of one value. A
-/// finer-grained lock per shard would buy nothing measurable here: the server runs one event loop
-/// per core (two on the target machine), the critical sections are a few hundred nanoseconds, and
-/// multi-key operations (CHECK, WAIT, MULTI_SET) would then need to take several shard locks in
-/// order, which costs more than it saves.
+/// Single-key GET, the hottest read, takes no lock. The map is one <see cref="ConcurrentDictionary{TKey,TValue}"/>
+/// (lock-free lookups, so GET hashes the key once and needs no shard). A write to an existing key
+/// reuses the cell's buffer in place when the new value fits, so SET, ADD, APPEND and COMPARE_SET
+/// allocate nothing in steady state; a lock-free reader that overlapped a write retries. A GET is
+/// linearized when it reads an even sequence number that is still the same after its copy: the bytes
+/// it returns are the value at that instant. A GET that looked the cell up just before a DELETE
+/// returns the value the key had then (linearized before the DELETE); a deleted cell is marked while
+/// held and never written again, and a re-created key gets a new cell. GETNUMKEYS reads a counter
+/// that creates and deletes update atomically, as before.
+/// </para>
+/// <para>
+/// Why, measured (docs/performance.md, "Sharded store"): with the earlier single write lock, a
+/// second thread writing other keys added no write throughput (the lock's cache line moved between
+/// the cores on every write). Shard locks alone would not fix that for the common case either: each
+/// event loop serves many keys spread over all shards, so both cores would keep taking the same
+/// shard locks. Writes of existing keys therefore touch only their own cell, and
+/// <c>ContentionBenchmarks</c> in bench/Micro compares 1 and 2 threads against the old design in one
+/// run. The shard count only matters for the locked paths (creating and deleting keys, queues,
+/// waits, multi-key steps); <see cref="DefaultShardCount"/> is 16 from the <c>Churn</c> case of that
+/// benchmark (see docs/performance.md): two loops then meet on a shard 1/16 of the time, and
+/// whole-store operations take 16 uncontended locks (about 20 ns each), not 64.
 /// </para>
 /// </remarks>
 public sealed class KeyValueStore
 {
-    private readonly Lock _writeLock = new();
+    /// <summary>The shard count of <see cref="KeyValueStore()"/>; see the remarks on the class for how it was chosen.</summary>
+    public const int DefaultShardCount = 16;
+
+    /// <summary>The most shards a store can have: shard sets are bit masks in one <see cref="ulong"/>.</summary>
+    public const int MaxShardCount = 64;
+
+    private readonly StoreShard[] _shards;
+    private readonly int _shardBits;
+    private readonly ulong _allShards;
     private readonly ConcurrentDictionary<byte[], ValueCell> _map = new(ByteKeyComparer.Instance);
     private readonly ConcurrentDictionary<byte[], ValueCell>.AlternateLookup<ReadOnlySpan<byte>> _mapBySpan;
-    private readonly Dictionary<byte[], Queue<byte[]>> _queues = new(ByteKeyComparer.Instance);
-    private readonly Dictionary<byte[], Queue<byte[]>>.AlternateLookup<ReadOnlySpan<byte>> _queuesBySpan;
-    private readonly WaitRegistry _waits = new();
     private int _keyCount;
 
-    /// <summary>Creates an empty store.</summary>
+    /// <summary>Creates an empty store with <see cref="DefaultShardCount"/> shards.</summary>
     public KeyValueStore()
+        : this(DefaultShardCount)
     {
-        _mapBySpan = _map.GetAlternateLookup<ReadOnlySpan<byte>>();
-        _queuesBySpan = _queues.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
+    /// <summary>Creates an empty store.</summary>
+    /// <param name="shardCount">Number of shards: a power of two from 1 to <see cref="MaxShardCount"/>.</param>
+    public KeyValueStore(int shardCount)
+    {
+        if (shardCount is < 1 or > MaxShardCount || !BitOperations.IsPow2(shardCount))
+        {
+            throw new ArgumentOutOfRangeException(nameof(shardCount), shardCount, $"must be a power of two from 1 to {MaxShardCount}");
+        }
+
+        _shardBits = BitOperations.Log2((uint)shardCount);
+        _allShards = shardCount == 64 ? ulong.MaxValue : (1UL << shardCount) - 1;
+        _shards = new StoreShard[shardCount];
+        for (var i = 0; i < shardCount; i++)
+        {
+            _shards[i] = new StoreShard();
+        }
+
+        _mapBySpan = _map.GetAlternateLookup<ReadOnlySpan<byte>>();
+    }
+
+    /// <summary>Number of shards the keys are spread over.</summary>
+    public int ShardCount => _shards.Length;
+
     /// <summary>
-    /// Told of every key creation, update and deletion, under the write lock; null (the default)
-    /// while nobody watches, so writes then pay one field read. Set by legacy WATCH_KEY.
+    /// Told of every key creation, update and deletion, under the lock that orders writes of that key
+    /// (its cell, or its shard); null (the default) while nobody watches, so writes then pay one field
+    /// read. Set by legacy WATCH_KEY.
     /// </summary>
     public IKeyChangeObserver? KeyObserver { get; set; }
 
@@ -68,9 +117,20 @@ public sealed class KeyValueStore
     {
         get
         {
-            lock (_writeLock)
+            EnterShards(_allShards);
+            try
             {
-                return _waits.KeyCount;
+                var count = 0;
+                foreach (var shard in _shards)
+                {
+                    count += shard.Waits.KeyCount;
+                }
+
+                return count;
+            }
+            finally
+            {
+                ExitShards(_allShards);
             }
         }
     }
@@ -95,42 +155,123 @@ public sealed class KeyValueStore
     /// <summary>SET: stores the value and wakes every waiter on the key.</summary>
     public void Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        lock (_writeLock)
+        if (TryEnterLiveCell(key, out var cell))
+        {
+            try
+            {
+                KeyObserver?.OnKeyChanged(KeyChange.Updated, key, cell.Locked, value);
+                cell.Write(value);
+            }
+            finally
+            {
+                cell.Exit();
+            }
+
+            return;
+        }
+
+        var shard = ShardFor(key);
+        lock (shard.Gate)
         {
             Store(key, value);
-            _waits.WakeAll(key);
+            shard.Waits.WakeAll(key);
         }
     }
 
     /// <summary>MULTI_SET: each pair as by SET, in order, as one atomic step.</summary>
+    /// <remarks>
+    /// The shards freeze which keys exist; holding every cell first (missing keys are created already
+    /// held) keeps lock-free GETs and fast-path writes out until every value is in place, so nobody
+    /// can see the step half done.
+    /// </remarks>
     public void MultiSet(KeyList pairs)
     {
-        lock (_writeLock)
+        // Only while a legacy client watches: which keys this step creates, for the notifications.
+        var fresh = KeyObserver is null ? null : new HashSet<byte[]>(ByteKeyComparer.Instance);
+        var shards = ShardsOf(pairs);
+        EnterShards(shards);
+        try
         {
             foreach (var pair in pairs)
             {
-                Store(pair.Key, pair.Value);
-                _waits.WakeAll(pair.Key);
+                if (_mapBySpan.TryGetValue(pair.Key, out var cell))
+                {
+                    if (!cell.IsHeldByCurrentThread)
+                    {
+                        cell.Enter();
+                    }
+                }
+                else
+                {
+                    var created = pair.Key.ToArray();
+                    fresh?.Add(created);
+                    _map[created] = new ValueCell(pair.Value, held: true);
+                    Interlocked.Increment(ref _keyCount);
+                }
             }
+
+            foreach (var pair in pairs)
+            {
+                var target = _mapBySpan[pair.Key];
+                if (fresh is not null)
+                {
+                    // As if each pair were a SET in turn: a key's first write in this step creates it.
+                    var created = fresh.GetAlternateLookup<ReadOnlySpan<byte>>().Remove(pair.Key);
+                    KeyObserver?.OnKeyChanged(created ? KeyChange.Created : KeyChange.Updated, pair.Key, created ? default : target.Locked, pair.Value);
+                }
+
+                target.Write(pair.Value);
+                ShardFor(pair.Key).Waits.WakeAll(pair.Key);
+            }
+        }
+        finally
+        {
+            ExitCells(pairs);
+            ExitShards(shards);
         }
     }
 
     /// <summary>APPEND: concatenates onto the value (creating it) and wakes every waiter.</summary>
     public void Append(ReadOnlySpan<byte> key, ReadOnlySpan<byte> suffix)
     {
-        lock (_writeLock)
+        var live = TryEnterLiveCell(key, out var cell);
+        var shard = ShardFor(key);
+        if (!live)
         {
-            if (_mapBySpan.TryGetValue(key, out var cell))
+            shard.Gate.Enter();
+            if (!_mapBySpan.TryGetValue(key, out cell))
             {
-                KeyObserver?.OnKeyChanged(KeyChange.Updated, key, cell.Locked, [.. cell.Locked, .. suffix]);
-                cell.Append(suffix);
-            }
-            else
-            {
-                Store(key, suffix);
+                try
+                {
+                    Create(key, suffix);
+                    shard.Waits.WakeAll(key);
+                    return;
+                }
+                finally
+                {
+                    shard.Gate.Exit();
+                }
             }
 
-            _waits.WakeAll(key);
+            cell.Enter();
+        }
+
+        try
+        {
+            if (KeyObserver is { } observer)
+            {
+                observer.OnKeyChanged(KeyChange.Updated, key, cell.Locked, [.. cell.Locked, .. suffix]);
+            }
+
+            cell.Append(suffix);
+        }
+        finally
+        {
+            cell.Exit();
+            if (!live)
+            {
+                shard.Gate.Exit();
+            }
         }
     }
 
@@ -138,27 +279,39 @@ public sealed class KeyValueStore
     /// <returns>False, with nothing changed, when the current value is not a number.</returns>
     public bool TryAdd(ReadOnlySpan<byte> key, long delta, out long result)
     {
-        Span<byte> text = stackalloc byte[DecimalCounter.MaxLength];
-        lock (_writeLock)
+        if (TryEnterLiveCell(key, out var cell))
         {
-            if (_mapBySpan.TryGetValue(key, out var current))
+            try
             {
-                if (!DecimalCounter.TryParse(current.Locked, out var parsed))
+                return TryAddTo(key, cell, delta, out result);
+            }
+            finally
+            {
+                cell.Exit();
+            }
+        }
+
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            if (_mapBySpan.TryGetValue(key, out cell))
+            {
+                cell.Enter();
+                try
                 {
-                    result = 0;
-                    return false;
+                    return TryAddTo(key, cell, delta, out result);
                 }
-
-                result = unchecked(parsed + delta);
-            }
-            else
-            {
-                result = delta;
+                finally
+                {
+                    cell.Exit();
+                }
             }
 
+            result = delta;
+            Span<byte> text = stackalloc byte[DecimalCounter.MaxLength];
             var length = DecimalCounter.Format(result, text);
-            Store(key, text[..length], DecimalCounter.MaxLength);
-            _waits.WakeAll(key);
+            Create(key, text[..length], DecimalCounter.MaxLength);
+            shard.Waits.WakeAll(key);
             return true;
         }
     }
@@ -166,32 +319,44 @@ public sealed class KeyValueStore
     /// <summary>COMPARE_SET: writes the reply blob (desired on success, else the current value, or expected when missing).</summary>
     public void CompareSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> desired, IBufferWriter<byte> reply)
     {
-        lock (_writeLock)
+        if (TryEnterLiveCell(key, out var current))
         {
-            // Waiters are woken before the reply is written, as libuv does: a connection that pipelined
-            // a WAIT and then this COMPARE_SET gets its STOP_WAITING first.
-            if (_mapBySpan.TryGetValue(key, out var current))
+            try
             {
-                if (current.Locked.SequenceEqual(expected))
+                CompareSetIn(key, current, expected, desired, reply);
+            }
+            finally
+            {
+                current.Exit();
+            }
+
+            return;
+        }
+
+        var shard = ShardFor(key);
+        lock (shard.Gate)
+        {
+            if (_mapBySpan.TryGetValue(key, out current))
+            {
+                current.Enter();
+                try
                 {
-                    KeyObserver?.OnKeyChanged(KeyChange.Updated, key, current.Locked, desired);
-                    current.Write(desired);
-                    _waits.WakeAll(key);
-                    reply.WriteBlob(desired);
+                    CompareSetIn(key, current, expected, desired, reply);
                 }
-                else
+                finally
                 {
-                    // No waiter can be registered on a present key, so there is nobody to wake.
-                    reply.WriteBlob(current.Locked);
+                    current.Exit();
                 }
 
                 return;
             }
 
+            // Waiters are woken before the reply is written, as libuv does: a connection that pipelined
+            // a WAIT and then this COMPARE_SET gets its STOP_WAITING first.
             if (expected.IsEmpty)
             {
-                Store(key, desired);
-                _waits.WakeAll(key);
+                Create(key, desired);
+                shard.Waits.WakeAll(key);
                 reply.WriteBlob(desired);
             }
             else
@@ -201,18 +366,44 @@ public sealed class KeyValueStore
         }
     }
 
+    /// <summary>Every pending wait registration: which waiter awaits which key, since when (for operators' tools).</summary>
+    public List<WaitEntry> WaitRegistrations()
+    {
+        var result = new List<WaitEntry>();
+        EnterShards(_allShards);
+        try
+        {
+            foreach (var shard in _shards)
+            {
+                shard.Waits.CopyRegistrations(result);
+            }
+        }
+        finally
+        {
+            ExitShards(_allShards);
+        }
+
+        return result;
+    }
+
     /// <summary>DELETE_KEY: removes the key from the map (queues untouched); waiters stay registered.</summary>
     public bool Delete(ReadOnlySpan<byte> key)
     {
-        lock (_writeLock)
+        lock (ShardFor(key).Gate)
         {
-            if (!_mapBySpan.TryRemove(key, out _, out var removed))
+            if (!_mapBySpan.TryGetValue(key, out var cell))
             {
                 return false;
             }
 
-            KeyObserver?.OnKeyChanged(KeyChange.Deleted, key, removed.Locked, default);
-            _keyCount--;
+            // Held while it leaves the map, so a fast-path writer that found it just before either
+            // wrote first (linearized before the DELETE) or finds it removed and starts again.
+            cell.Enter();
+            KeyObserver?.OnKeyChanged(KeyChange.Deleted, key, cell.Locked, default);
+            cell.MarkRemoved();
+            _mapBySpan.TryRemove(key, out _, out _);
+            cell.Exit();
+            Interlocked.Decrement(ref _keyCount);
             return true;
         }
     }
@@ -220,7 +411,9 @@ public sealed class KeyValueStore
     /// <summary>CHECK: whether every key is a map key or a non-empty queue.</summary>
     public bool Check(KeyList keys)
     {
-        lock (_writeLock)
+        var shards = ShardsOf(keys);
+        EnterShards(shards);
+        try
         {
             foreach (var entry in keys)
             {
@@ -232,6 +425,10 @@ public sealed class KeyValueStore
 
             return true;
         }
+        finally
+        {
+            ExitShards(shards);
+        }
     }
 
     /// <summary>
@@ -239,31 +436,45 @@ public sealed class KeyValueStore
     /// key that is not ready (replacing any earlier pending wait of that waiter) and returns false;
     /// <see cref="Waiter.OnWaitSatisfied"/> fires later.
     /// </summary>
+    /// <remarks>
+    /// Checking and registering happen with the shards of every key held, the same locks the writes
+    /// of those keys take: a SET cannot slip between the check of its key and the registration.
+    /// </remarks>
     public bool WaitOrRegister(KeyList keys, Waiter waiter)
     {
         ArgumentNullException.ThrowIfNull(waiter);
-        lock (_writeLock)
+        var shards = EnterWaiterShards(waiter, ShardsOf(keys));
+        try
         {
             if (waiter.Registrations is not null || waiter.Remaining > 0)
             {
-                _waits.Cancel(waiter);
+                WaitRegistry.Cancel(waiter);
             }
 
+            waiter.Shards = 0;
             if (waiter.Retired)
             {
                 // Its connection closed while this request was in flight: nobody can be told.
                 return false;
             }
 
+            ulong registered = 0;
             foreach (var entry in keys)
             {
                 if (!IsReady(entry.Key))
                 {
-                    _waits.Register(waiter, entry.Key);
+                    var index = ShardIndex(entry.Key);
+                    _shards[index].Waits.Register(waiter, entry.Key);
+                    registered |= 1UL << index;
                 }
             }
 
+            waiter.Shards = registered;
             return waiter.Remaining == 0;
+        }
+        finally
+        {
+            ExitShards(shards);
         }
     }
 
@@ -272,39 +483,75 @@ public sealed class KeyValueStore
     public bool CancelWait(Waiter waiter)
     {
         ArgumentNullException.ThrowIfNull(waiter);
-        lock (_writeLock)
+        var shards = EnterWaiterShards(waiter, 0);
+        try
         {
-            return _waits.Cancel(waiter);
+            var wasWaiting = WaitRegistry.Cancel(waiter);
+            waiter.Shards = 0;
+            return wasWaiting;
+        }
+        finally
+        {
+            ExitShards(shards);
         }
     }
 
     /// <summary>The waiter's connection is gone: removes its registrations and refuses any later ones.</summary>
+    /// <remarks>
+    /// Takes every shard, not just the waiter's: this can run on another thread while the waiter's own
+    /// WAIT is registering, and holding all shards orders the two whatever keys that WAIT names. It
+    /// happens once per connection, so the few hundred nanoseconds do not matter.
+    /// </remarks>
     public void Retire(Waiter waiter)
     {
         ArgumentNullException.ThrowIfNull(waiter);
-        lock (_writeLock)
+        EnterShards(_allShards);
+        try
         {
             waiter.Retired = true;
-            _waits.Cancel(waiter);
+            WaitRegistry.Cancel(waiter);
+            waiter.Shards = 0;
+        }
+        finally
+        {
+            ExitShards(_allShards);
         }
     }
 
     /// <summary>MULTI_GET: one blob per key, in order; missing keys as empty values.</summary>
     public void MultiGet(KeyList keys, IBufferWriter<byte> reply)
     {
-        lock (_writeLock)
+        // The shards freeze which keys exist and the held cells their values, so the reply is one
+        // snapshot even against fast-path writes of single keys, which take no shard lock.
+        var shards = ShardsOf(keys);
+        EnterShards(shards);
+        try
         {
             foreach (var entry in keys)
             {
-                WriteValue(entry.Key, reply);
+                if (_mapBySpan.TryGetValue(entry.Key, out var cell) && !cell.IsHeldByCurrentThread)
+                {
+                    cell.Enter();
+                }
             }
+
+            foreach (var entry in keys)
+            {
+                reply.WriteBlob(_mapBySpan.TryGetValue(entry.Key, out var cell) ? cell.Locked : default);
+            }
+        }
+        finally
+        {
+            ExitCells(keys);
+            ExitShards(shards);
         }
     }
 
     /// <summary>LIST_KEYS: the count then every map key, in unspecified order.</summary>
     public void ListKeys(IBufferWriter<byte> reply)
     {
-        lock (_writeLock)
+        EnterShards(_allShards);
+        try
         {
             reply.WriteInt64(_keyCount);
             foreach (var key in _map.Keys)
@@ -312,14 +559,23 @@ public sealed class KeyValueStore
                 reply.WriteBlob(key);
             }
         }
+        finally
+        {
+            ExitShards(_allShards);
+        }
     }
 
     /// <summary>Copies every map key (for tests and tools).</summary>
     public List<byte[]> Keys()
     {
-        lock (_writeLock)
+        EnterShards(_allShards);
+        try
         {
             return [.. _map.Keys];
+        }
+        finally
+        {
+            ExitShards(_allShards);
         }
     }
 
@@ -327,25 +583,27 @@ public sealed class KeyValueStore
     public void QueuePush(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
     {
         var stored = value.ToArray();
-        lock (_writeLock)
+        var shard = ShardFor(name);
+        lock (shard.Gate)
         {
-            if (!_queuesBySpan.TryGetValue(name, out var queue))
+            if (!shard.QueuesBySpan.TryGetValue(name, out var queue))
             {
                 queue = new Queue<byte[]>();
-                _queues.Add(name.ToArray(), queue);
+                shard.Queues.Add(name.ToArray(), queue);
             }
 
             queue.Enqueue(stored);
-            _waits.WakeOne(name);
+            shard.Waits.WakeOne(name);
         }
     }
 
     /// <summary>QUEUE_POP: writes the length before the pop and, when non-zero, the popped value.</summary>
     public void QueuePop(ReadOnlySpan<byte> name, IBufferWriter<byte> reply)
     {
-        lock (_writeLock)
+        var shard = ShardFor(name);
+        lock (shard.Gate)
         {
-            if (!_queuesBySpan.TryGetValue(name, out var queue) || queue.Count == 0)
+            if (!shard.QueuesBySpan.TryGetValue(name, out var queue) || queue.Count == 0)
             {
                 reply.WriteInt64(0);
                 return;
@@ -357,7 +615,7 @@ public sealed class KeyValueStore
             {
                 // Empty and missing queues are indistinguishable on the wire; dropping the entry
                 // keeps memory bounded when clients use many one-shot queue names.
-                _queuesBySpan.Remove(name);
+                shard.QueuesBySpan.Remove(name);
             }
         }
     }
@@ -365,49 +623,183 @@ public sealed class KeyValueStore
     /// <summary>QUEUE_LEN: the FIFO length, 0 when the queue does not exist.</summary>
     public long QueueLength(ReadOnlySpan<byte> name)
     {
-        lock (_writeLock)
+        var shard = ShardFor(name);
+        lock (shard.Gate)
         {
-            return _queuesBySpan.TryGetValue(name, out var queue) ? queue.Count : 0;
+            return shard.QueuesBySpan.TryGetValue(name, out var queue) ? queue.Count : 0;
         }
     }
 
     /// <summary>The keys that connections are waiting for, with the number of waiters on each.</summary>
     public List<KeyValuePair<byte[], int>> AwaitedKeys()
     {
-        lock (_writeLock)
+        EnterShards(_allShards);
+        try
         {
-            return _waits.Snapshot();
+            var result = new List<KeyValuePair<byte[], int>>();
+            foreach (var shard in _shards)
+            {
+                result.AddRange(shard.Waits.Snapshot());
+            }
+
+            return result;
+        }
+        finally
+        {
+            ExitShards(_allShards);
         }
     }
 
-    /// <summary>Every pending wait registration: which waiter awaits which key, since when (for operators' tools).</summary>
-    public List<WaitEntry> WaitRegistrations()
+    /// <summary>The shard a key belongs to (tests use it to pick keys on different shards).</summary>
+    internal int ShardIndex(ReadOnlySpan<byte> key)
     {
-        var result = new List<WaitEntry>();
-        lock (_writeLock)
-        {
-            _waits.CopyRegistrations(result);
-        }
-
-        return result;
+        // The top bits of the key's hash (seeded per process, so no client can aim keys at one
+        // shard); the concurrent map buckets by the remainder of the same hash, so the two choices
+        // stay independent. Widened to 64 bits so that one shard needs no special case.
+        var hash = (uint)ByteKeyComparer.Instance.GetHashCode(key);
+        return (int)(((ulong)hash << _shardBits) >> 32);
     }
 
-    private bool IsReady(ReadOnlySpan<byte> key) =>
-        _mapBySpan.ContainsKey(key) || (_queues.Count != 0 && _queuesBySpan.TryGetValue(key, out var queue) && queue.Count > 0);
+    private StoreShard ShardFor(ReadOnlySpan<byte> key) => _shards[ShardIndex(key)];
 
-    // Caller holds the write lock. An existing key's cell is overwritten in place (no allocation
+    private ulong ShardsOf(KeyList keys)
+    {
+        ulong shards = 0;
+        foreach (var entry in keys)
+        {
+            shards |= 1UL << ShardIndex(entry.Key);
+        }
+
+        return shards;
+    }
+
+    // Ascending shard order everywhere: two operations that need overlapping sets of shards always
+    // meet at their lowest common shard first, so they cannot deadlock.
+    private void EnterShards(ulong shards)
+    {
+        for (var rest = shards; rest != 0; rest &= rest - 1)
+        {
+            _shards[BitOperations.TrailingZeroCount(rest)].Gate.Enter();
+        }
+    }
+
+    private void ExitShards(ulong shards)
+    {
+        for (var rest = shards; rest != 0; rest &= rest - 1)
+        {
+            _shards[BitOperations.TrailingZeroCount(rest)].Gate.Exit();
+        }
+    }
+
+    // Enters the given shards and every shard the waiter is registered in. The waiter's shard set
+    // can only change under the shards it names, so once they are all held it is stable; a retry is
+    // needed only if it changed between the read and the last Enter (a concurrent Retire).
+    private ulong EnterWaiterShards(Waiter waiter, ulong shards)
+    {
+        while (true)
+        {
+            var held = shards | Volatile.Read(ref waiter.Shards);
+            EnterShards(held);
+            if ((waiter.Shards & ~held) == 0)
+            {
+                return held;
+            }
+
+            ExitShards(held);
+        }
+    }
+
+    // Caller holds the key's shard.
+    private bool IsReady(ReadOnlySpan<byte> key)
+    {
+        if (_mapBySpan.ContainsKey(key))
+        {
+            return true;
+        }
+
+        var shard = ShardFor(key);
+        return shard.Queues.Count != 0 && shard.QueuesBySpan.TryGetValue(key, out var queue) && queue.Count > 0;
+    }
+
+    // Caller holds the key's shard. An existing key's cell is overwritten in place (no allocation
     // when the value fits); a new key gets its own copy of the key and a new cell.
-    private void Store(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int minimumCapacity = 0)
+    private void Store(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        if (_mapBySpan.TryGetValue(key, out var cell))
+        if (!_mapBySpan.TryGetValue(key, out var cell))
         {
-            KeyObserver?.OnKeyChanged(KeyChange.Updated, key, cell.Locked, value);
-            cell.Write(value, minimumCapacity);
+            Create(key, value);
             return;
         }
 
+        // Under the shard lock a cell in the map is live (DELETE takes the lock too).
+        cell.Enter();
+        try
+        {
+            KeyObserver?.OnKeyChanged(KeyChange.Updated, key, cell.Locked, value);
+            cell.Write(value);
+        }
+        finally
+        {
+            cell.Exit();
+        }
+    }
+
+    // Caller holds the key's shard and found the key missing.
+    private void Create(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int minimumCapacity = 0)
+    {
         KeyObserver?.OnKeyChanged(KeyChange.Created, key, default, value);
         _map[key.ToArray()] = new ValueCell(value, minimumCapacity);
-        _keyCount++;
+        Interlocked.Increment(ref _keyCount);
+    }
+
+    // The fast path of a single-key write: an existing key's cell, taken without any shard lock.
+    // It needs no wake-up: nobody waits for a key that is present (a WAIT registers only missing
+    // keys under the shard lock, and a key becomes present only under that lock, which wakes its
+    // waiters then). A cell deleted meanwhile is refused, and the caller takes the shard lock.
+    private bool TryEnterLiveCell(ReadOnlySpan<byte> key, out ValueCell cell) =>
+        _mapBySpan.TryGetValue(key, out cell!) && cell.TryEnterLive();
+
+    // Caller holds the shards of the keys: releases the cells of those keys this thread holds.
+    private void ExitCells(KeyList keys)
+    {
+        foreach (var entry in keys)
+        {
+            if (_mapBySpan.TryGetValue(entry.Key, out var cell) && cell.IsHeldByCurrentThread)
+            {
+                cell.Exit();
+            }
+        }
+    }
+
+    // Caller holds the cell. Parses like C stoll; false, with nothing changed, when not a number.
+    private bool TryAddTo(ReadOnlySpan<byte> key, ValueCell cell, long delta, out long result)
+    {
+        if (!DecimalCounter.TryParse(cell.Locked, out var parsed))
+        {
+            result = 0;
+            return false;
+        }
+
+        result = unchecked(parsed + delta);
+        Span<byte> text = stackalloc byte[DecimalCounter.MaxLength];
+        var length = DecimalCounter.Format(result, text);
+        KeyObserver?.OnKeyChanged(KeyChange.Updated, key, cell.Locked, text[..length]);
+        cell.Write(text[..length], DecimalCounter.MaxLength);
+        return true;
+    }
+
+    // Caller holds the cell of a present key: nobody waits for it, so a swap wakes nobody.
+    private void CompareSetIn(ReadOnlySpan<byte> key, ValueCell cell, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> desired, IBufferWriter<byte> reply)
+    {
+        if (cell.Locked.SequenceEqual(expected))
+        {
+            KeyObserver?.OnKeyChanged(KeyChange.Updated, key, cell.Locked, desired);
+            cell.Write(desired);
+            reply.WriteBlob(desired);
+        }
+        else
+        {
+            reply.WriteBlob(cell.Locked);
+        }
     }
 }

@@ -16,9 +16,12 @@ internal sealed class WaitRegistration(Waiter waiter, WaiterList list)
 }
 
 /// <summary>The waiters of one key, in registration order.</summary>
-internal sealed class WaiterList(byte[] key)
+internal sealed class WaiterList(byte[] key, WaitRegistry registry)
 {
     public byte[] Key { get; } = key;
+
+    /// <summary>The registry (one per shard) that holds this list.</summary>
+    public WaitRegistry Registry { get; } = registry;
 
     public WaitRegistration? Head;
     public WaitRegistration? Tail;
@@ -68,10 +71,10 @@ internal sealed class WaiterList(byte[] key)
 }
 
 /// <summary>
-/// Per-key lists of waiting connections. Not thread-safe: the store calls it only under its write
-/// lock, which is what makes a wake-up part of the same atomic step as the write that causes it.
-/// Registration, wake-up of one node and cancellation of one node are all O(1), so 10,000 waiters
-/// that disconnect cost 10,000 steps, not 10,000².
+/// Per-key lists of waiting connections for the keys of one shard. Not thread-safe: the store calls
+/// it only under the shard's lock, the same lock its writes take, which is what makes a wake-up part
+/// of the same atomic step as the write that causes it. Registration, wake-up of one node and
+/// cancellation of one node are all O(1), so 10,000 waiters that disconnect cost 10,000 steps, not 10,000².
 /// </summary>
 internal sealed class WaitRegistry
 {
@@ -92,7 +95,7 @@ internal sealed class WaitRegistry
         if (!_byKeySpan.TryGetValue(key, out var list))
         {
             var owned = key.ToArray();
-            list = new WaiterList(owned);
+            list = new WaiterList(owned, this);
             _byKey.Add(owned, list);
         }
 
@@ -104,6 +107,8 @@ internal sealed class WaitRegistry
         var node = new WaitRegistration(waiter, list) { NextOfWaiter = waiter.Registrations };
         waiter.Registrations = node;
         list.Append(node);
+        // Not atomic, and need not be: the registering WAIT holds every shard this waiter is
+        // registered in, so no waker can decrement the count meanwhile.
         waiter.Remaining++;
     }
 
@@ -151,9 +156,12 @@ internal sealed class WaitRegistry
         }
     }
 
-    /// <summary>Removes every registration of <paramref name="waiter"/>.</summary>
+    /// <summary>
+    /// Removes every registration of <paramref name="waiter"/>, whatever shard it is in. The caller
+    /// holds the lock of every shard in <see cref="Waiter.Shards"/>.
+    /// </summary>
     /// <returns>True when a WAIT was pending.</returns>
-    public bool Cancel(Waiter waiter)
+    public static bool Cancel(Waiter waiter)
     {
         var wasWaiting = waiter.Remaining > 0;
         for (var node = waiter.Registrations; node is not null; node = node.NextOfWaiter)
@@ -163,7 +171,7 @@ internal sealed class WaitRegistry
                 list.Unlink(node);
                 if (list.Count == 0)
                 {
-                    _byKey.Remove(list.Key);
+                    list.Registry._byKey.Remove(list.Key);
                 }
             }
         }
@@ -197,14 +205,17 @@ internal sealed class WaitRegistry
         }
     }
 
+    // Wakers on different shards may decrement one waiter at the same time; exactly one reaches zero.
     private static bool Decrement(Waiter waiter)
     {
-        if (--waiter.Remaining != 0)
+        if (Interlocked.Decrement(ref waiter.Remaining) != 0)
         {
             return false;
         }
 
-        // Every registration of a waiter whose count reached zero has been consumed.
+        // Every registration of a waiter whose count reached zero has been consumed. Dropping the
+        // chain here is safe: the caller holds this shard's lock, which is in the waiter's Shards,
+        // and everyone else who reads the chain holds all of those.
         waiter.Registrations = null;
         waiter.OnWaitSatisfied();
         return true;

@@ -9,7 +9,9 @@ namespace TcpStore.Tests.Core;
 /// <summary>
 /// Several sessions on one store, driven with encoded requests (pipelined, split at random points,
 /// disconnects in between), against <see cref="StoreModel"/>: every reply byte and the final state
-/// (keys, values, queues, wait registrations) must be identical.
+/// (keys, values, queues, wait registrations) must be identical. Each session processes on its own
+/// thread (as connections of different event loops do), and the store has 1, 2, 16 or 64 shards, so
+/// the few keys of the pool fall on one shard or on several.
 /// </summary>
 public sealed class SessionModelProperties
 {
@@ -74,8 +76,12 @@ public sealed class SessionModelProperties
     [Fact]
     public void Sessions_on_one_store_match_the_model_reply_for_reply_and_in_final_state()
     {
-        var runs = Gen.Choose(1, 40).SelectMany(n => Gen.ArrayOf(StepGen, n));
-        var property = Prop.ForAll(runs.ToArbitrary(), Run);
+        var runs = from shards in Gen.Elements(1, 2, 16, 64)
+                   from n in Gen.Choose(1, 40)
+                   from steps in Gen.ArrayOf(StepGen, n)
+                   select (shards, steps);
+        using var threads = new SlotThreads(Slots);
+        var property = Prop.ForAll(runs.ToArbitrary(), run => Run(threads, run.shards, run.steps));
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(400), property);
     }
 
@@ -90,9 +96,9 @@ public sealed class SessionModelProperties
         }
     }
 
-    private static void Run(Step[] steps)
+    private static void Run(SlotThreads threads, int shards, Step[] steps)
     {
-        var store = new KeyValueStore();
+        var store = new KeyValueStore(shards);
         var model = new StoreModel(Slots);
         var sessions = new Session?[Slots];
         var sent = new bool[Slots];
@@ -117,7 +123,8 @@ public sealed class SessionModelProperties
 
                 var requests = sent[slot] ? step.Requests : [.. step.Opening, .. step.Requests];
                 sent[slot] = true;
-                var error = Execute(sessions[slot]!, requests, step.Cut, model, slot, step);
+                var session = sessions[slot]!;
+                var error = threads.Run(slot, () => Execute(session, requests, step.Cut, model, slot, step));
                 CompareOutputs(sessions, model, step);
                 if (error != ProtocolError.None)
                 {

@@ -41,7 +41,8 @@ public abstract class DifferentialPair(bool useLibUv) : IAsyncLifetime
     }
 
     /// <summary>Starts our server (a pair over another store engine starts it with that engine).</summary>
-    protected virtual Task<TestServer> StartOursAsync() => TestServer.StartAsync();
+    // Two event loops: the connections of a sequence land on different loops, against the sharded store.
+    protected virtual Task<TestServer> StartOursAsync() => TestServer.StartAsync(o => o.EventLoops = 2);
 
     /// <summary>Runs after both servers stopped (a pair over another engine releases it here).</summary>
     protected virtual ValueTask OnStoppedAsync() => ValueTask.CompletedTask;

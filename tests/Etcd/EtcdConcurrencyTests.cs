@@ -18,7 +18,9 @@ public sealed class EtcdConcurrencyTests(EtcdTestCluster cluster)
         var prefix = EtcdFrontEnd.NewPrefix();
         await using var a = await EtcdFrontEnd.StartAsync(cluster.Endpoints, prefix);
         await using var b = await EtcdFrontEnd.StartAsync(cluster.Endpoints, prefix);
-        var workload = new Workload(a.Port, seed: 7, Clients, OpsPerClient, WaitKeys) { Ports = [a.Port, b.Port] };
+        // etcd has no shards; the in-memory store's shard function only spreads each key group over distinct keys.
+        var spread = new TcpStore.Core.KeyValueStore();
+        var workload = new Workload(a.Port, seed: 7, Clients, OpsPerClient, WaitKeys, key => spread.ShardIndex(Encoding.UTF8.GetBytes(key))) { Ports = [a.Port, b.Port] };
         await workload.RunAsync().WaitAsync(TimeSpan.FromSeconds(90));
 
         var finalValues = new Dictionary<string, string>();

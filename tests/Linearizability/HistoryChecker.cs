@@ -13,8 +13,10 @@ namespace TcpStore.Tests.Linearizability;
 /// key family a shape whose check is polynomial and exact enough to catch lost, torn, stale,
 /// duplicated and early results: counters only ever ADD positive deltas, CAS keys form a chain of
 /// unique desired values, registers hold self-describing values, logs only APPEND unique tokens,
-/// and wait keys are set once. Sizes are bounded (a few thousand operations), so the quadratic
-/// scans are fine.
+/// and wait keys are set once (WAIT and CHECK name several of them). Key groups, the keys that
+/// MULTI_SET, MULTI_GET, CHECK, WAIT and DELETE span together across shards, get the exact search of
+/// <see cref="GroupChecker"/>: atomicity across keys is what sharding could break, and no per-key
+/// property sees it. Sizes are bounded (a few thousand operations), so the quadratic scans are fine.
 /// </remarks>
 public static partial class HistoryChecker
 {
@@ -22,6 +24,7 @@ public static partial class HistoryChecker
     public static List<string> Check(IReadOnlyList<Op> history, IReadOnlyDictionary<string, string> finalValues)
     {
         var errors = new List<string>();
+        CheckWaits([.. history.Where(o => o.Key.Contains("/wait/", StringComparison.Ordinal))], errors);
         foreach (var group in history.GroupBy(o => o.Key))
         {
             var ops = group.ToList();
@@ -42,9 +45,9 @@ public static partial class HistoryChecker
             {
                 CheckLog(key, ops, finalValues, errors);
             }
-            else if (key.Contains("/wait/", StringComparison.Ordinal))
+            else if (key.Contains("/grp/", StringComparison.Ordinal))
             {
-                CheckWait(key, ops, errors);
+                GroupChecker.Check(key, ops, errors);
             }
         }
 
@@ -196,15 +199,27 @@ public static partial class HistoryChecker
         }
     }
 
-    // A wait key is set exactly once: every WAIT on it must return after that SET began.
-    private static void CheckWait(string key, List<Op> ops, List<string> errors)
+    // Each wait key is set once (the earliest SET counts). A WAIT, on one key or several, must return
+    // after the SET of every key it names began; a CHECK of several keys that answers ready must too,
+    // and one that answers not ready must have begun before some key's SET finished.
+    private static void CheckWaits(List<Op> ops, List<string> errors)
     {
-        var set = ops.Where(o => o.Kind == OpKind.Set).MinBy(o => o.Invoked);
-        foreach (var wait in ops.Where(o => o.Kind == OpKind.Wait))
+        var sets = ops.Where(o => o.Kind == OpKind.Set)
+            .GroupBy(o => o.WireKeys[0], StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.MinBy(o => o.Invoked)!, StringComparer.Ordinal);
+        foreach (var op in ops.Where(o => o.Kind is OpKind.Wait or OpKind.Check))
         {
-            if (set is null || wait.Returned < set.Invoked)
+            var ready = op.Kind == OpKind.Wait || op.Result == "1";
+            if (ready)
             {
-                errors.Add($"{key}: WAIT by client {wait.Client} was released before the key was ever set");
+                foreach (var key in op.WireKeys.Where(k => !sets.TryGetValue(k, out var set) || op.Returned < set.Invoked))
+                {
+                    errors.Add($"{key}: {op.Describe()} {(op.Kind == OpKind.Wait ? "was released" : "saw every key")} before the key was ever set");
+                }
+            }
+            else if (op.WireKeys.All(k => sets.TryGetValue(k, out var set) && set.Returned < op.Invoked))
+            {
+                errors.Add($"{op.Describe()} answered not ready, but every key had been set before it began");
             }
         }
     }
