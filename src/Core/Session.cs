@@ -59,8 +59,8 @@ public sealed class Session : Waiter, IDisposable
     /// </summary>
     public long MaxPendingOutputBytes { get; set; } = 1L << 30;
 
-    /// <summary>The transport's state for this session (for example its connection); the session never reads it.</summary>
-    public object? Owner { get; set; }
+    /// <summary>The transport connection told about wake-ups while idle (besides the constructor's callback).</summary>
+    public ISessionOwner? Owner { get; set; }
 
     /// <summary>Whether the connection sent a valid VALIDATE.</summary>
     public bool IsValidated => _validated;
@@ -273,6 +273,7 @@ public sealed class Session : Waiter, IDisposable
         if (notify)
         {
             _wakeWhileIdle?.Invoke(this);
+            Owner?.OnWakeWhileIdle();
         }
     }
 

@@ -27,4 +27,6 @@ public enum CloseReason
     ConnectionLimit,
     /// <summary>The server is stopping.</summary>
     ServerStopping,
+    /// <summary>Output stayed pending with no byte taken by the peer for longer than the send timeout.</summary>
+    SendTimeout,
 }
