@@ -22,6 +22,8 @@ internal static class ServeCommand
         var maxKeys = new Option<long>("--max-keys-per-request") { Description = "Most keys in one CHECK/WAIT/MULTI_GET/MULTI_SET.", DefaultValueFactory = _ => CodecLimits.Default.MaxKeysPerRequest };
         var maxConnections = new Option<int>("--max-connections") { Description = "Most open connections; more are closed at accept.", DefaultValueFactory = _ => 100_000 };
         var maxBuffered = new Option<long>("--max-buffered-bytes") { Description = "Most bytes one connection may hold (unread input + unsent output).", DefaultValueFactory = _ => 64L * 1024 * 1024 };
+        var highWater = new Option<long>("--output-high-water-bytes") { Description = "Stop reading a connection while this many bytes of its replies are unsent; resume below half (capped by --max-buffered-bytes).", DefaultValueFactory = _ => new TcpStoreServerOptions().OutputHighWaterBytes };
+        var sendTimeout = new Option<double>("--send-timeout-seconds") { Description = "Close a connection whose replies stay unsent with no progress this long (0 = never).", DefaultValueFactory = _ => new TcpStoreServerOptions().SendTimeout.TotalSeconds };
         var waitReport = new Option<double>("--wait-report-seconds") { Description = "Log the keys that connections wait for every N seconds while any do (0 = never).", DefaultValueFactory = _ => 30 };
         var warningsPerSecond = new Option<int>("--warnings-per-second") { Description = "Most close warnings logged per second for each reason; the rest are counted and summarized.", DefaultValueFactory = _ => new TcpStoreServerOptions().WarningsPerSecond };
         var transport = new Option<ServerTransport>("--transport") { Description = "I/O layer: Sockets (.NET socket engine) or Epoll (our own epoll loops, see --loops; Linux x86-64).", DefaultValueFactory = _ => ServerTransport.Epoll };
@@ -30,7 +32,7 @@ internal static class ServeCommand
 
         var command = new Command("serve", "Run a TCPStore server (in-memory) that PyTorch clients connect to.")
         {
-            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, warningsPerSecond, waitReport, transport, loops, logLevel,
+            host, port, listenFd, maxKey, maxValue, maxKeys, maxConnections, maxBuffered, highWater, sendTimeout, warningsPerSecond, waitReport, transport, loops, logLevel,
         };
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -53,6 +55,8 @@ internal static class ServeCommand
                 MaxKeysPerRequest = parse.GetValue(maxKeys),
                 MaxConnections = parse.GetValue(maxConnections),
                 MaxBufferedBytesPerConnection = parse.GetValue(maxBuffered),
+                OutputHighWaterBytes = parse.GetValue(highWater),
+                SendTimeout = TimeSpan.FromSeconds(parse.GetValue(sendTimeout)),
                 WaitReportInterval = TimeSpan.FromSeconds(parse.GetValue(waitReport)),
                 Transport = parse.GetValue(transport),
                 EventLoops = parse.GetValue(loops),
