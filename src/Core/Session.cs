@@ -59,6 +59,13 @@ public sealed class Session : Waiter, IDisposable
     /// </summary>
     public long MaxPendingOutputBytes { get; set; } = 1L << 30;
 
+    /// <summary>
+    /// Replies (bytes) after which <see cref="Process"/> stops early, after a whole request, leaving
+    /// the rest of the input unconsumed (default: no limit). Bounds the work and the reply buffer of
+    /// one call when a few bytes of requests ask for large replies.
+    /// </summary>
+    public int ReplyBytesPerProcess { get; set; } = int.MaxValue;
+
     /// <summary>The transport connection told about wake-ups while idle (besides the constructor's callback).</summary>
     public ISessionOwner? Owner { get; set; }
 
@@ -127,6 +134,10 @@ public sealed class Session : Waiter, IDisposable
                 }
 
                 requests++;
+                if (_replies.WrittenCount >= ReplyBytesPerProcess)
+                {
+                    break;
+                }
             }
         }
         finally

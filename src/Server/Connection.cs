@@ -31,8 +31,20 @@ internal abstract class Connection : ISessionOwner
     /// </summary>
     protected const int CopyBudgetBytes = 256 * 1024;
 
+    /// <summary>
+    /// What a turn is charged for processing requests already received but left unprocessed (see
+    /// <see cref="HasUnprocessedInput"/>): such a step produces up to <see cref="ReplyBytesPerStep"/>.
+    /// </summary>
+    protected const int UnprocessedStepCharge = 8 * 1024;
+
     /// <summary>Size of the buffer rented when a partial request must be kept between reads.</summary>
     private const int InitialReceiveSize = 16 * 1024;
+
+    // Replies one processing step may produce before it stops after a whole request: a few bytes of
+    // GETs can ask for megabytes of replies, which would otherwise be built (and copied while the
+    // buffer doubles onto the large-object heap) in one go. The rest of the input waits for the
+    // connection's next turn.
+    private const int ReplyBytesPerStep = 32 * 1024;
 
     // Replies made while a send is pending move out of the session into their own buffer once they
     // reach this size: unsent output is then a chain of buffers of about one read's replies each,
@@ -65,6 +77,7 @@ internal abstract class Connection : ISessionOwner
         {
             // Bounds what one read can make the server buffer, even inside a single huge reply.
             MaxPendingOutputBytes = settings.MaxBuffered,
+            ReplyBytesPerProcess = ReplyBytesPerStep,
             Owner = this,
         };
     }
@@ -86,6 +99,13 @@ internal abstract class Connection : ISessionOwner
 
     /// <summary>Whether a partial request is kept between reads.</summary>
     protected bool HasPartialInput => _inputCount != 0;
+
+    /// <summary>
+    /// Whether received requests wait unprocessed (a step stopped at its reply allowance): the
+    /// transport must call <see cref="Received"/> with no new bytes in the connection's next turn,
+    /// whether or not the socket becomes readable.
+    /// </summary>
+    protected bool HasUnprocessedInput => _inputCount != 0 && _inputNeeded == 0;
 
     /// <summary>Whether reading is paused until unsent output drains below the low-water mark.</summary>
     protected bool ReadPaused => Volatile.Read(ref _readPaused);
@@ -202,7 +222,8 @@ internal abstract class Connection : ISessionOwner
     }
 
     /// <summary>
-    /// The whole receive step after <paramref name="count"/> bytes arrived: in
+    /// The whole receive step after <paramref name="count"/> bytes arrived (0 to process what
+    /// <see cref="HasUnprocessedInput"/> says is waiting): in
     /// <paramref name="scratch"/> (a transport's shared buffer, used while no partial request was
     /// pending) or, when <paramref name="scratch"/> is empty, at the end of the input buffer (see
     /// <see cref="InputFreeSpace"/>). Parses and executes the whole requests, keeps the partial

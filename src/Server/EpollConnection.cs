@@ -79,6 +79,30 @@ internal sealed class EpollConnection : Connection
         string detail;
         while (true)
         {
+            if (HasUnprocessedInput)
+            {
+                // Requests a previous step left for lack of reply allowance come before new bytes.
+                if (!Received(0, default, out reason, out detail))
+                {
+                    break;
+                }
+
+                parseBudget -= UnprocessedStepCharge;
+                Heavy = true;
+                if (ReadPaused)
+                {
+                    return;
+                }
+
+                if (parseBudget <= 0)
+                {
+                    HasMore = true;
+                    return;
+                }
+
+                continue;
+            }
+
             var intoScratch = !HasPartialInput;
             var target = intoScratch ? scratch.AsSpan(0, Math.Min(scratch.Length, parseBudget)) : InputFreeSpace(copyBudget).Span;
             var received = LinuxSockets.Receive(Fd, target);
@@ -116,7 +140,7 @@ internal sealed class EpollConnection : Connection
             }
 
             Heavy = parseBudget <= ParseBudgetBytes - HeavyTurnBytes || copyBudget <= CopyBudgetBytes - HeavyTurnBytes;
-            if (ReadPaused || (intoScratch && received < target.Length))
+            if (ReadPaused)
             {
                 return;
             }
@@ -124,6 +148,11 @@ internal sealed class EpollConnection : Connection
             if (parseBudget <= 0 || copyBudget <= 0)
             {
                 HasMore = true;
+                return;
+            }
+
+            if (intoScratch && received < target.Length && !HasUnprocessedInput)
+            {
                 return;
             }
         }
@@ -204,6 +233,11 @@ internal sealed class EpollConnection : Connection
         if (!IsClosed)
         {
             _loop.UpdateInterest(this);
+            if (HasUnprocessedInput)
+            {
+                // Requests already received need a turn even if the socket never becomes readable.
+                _loop.Enqueue(this);
+            }
         }
     }
 

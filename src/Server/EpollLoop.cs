@@ -106,6 +106,16 @@ internal sealed unsafe class EpollLoop : IDisposable
         _ = Control(Epoll.CtlMod, connection.Fd, connection.Interest, (ulong)connection.Id);
     }
 
+    /// <summary>Gives a connection a turn from the run queue (loop thread).</summary>
+    public void Enqueue(EpollConnection connection)
+    {
+        if (!connection.Queued)
+        {
+            connection.Queued = true;
+            _busy.Enqueue(connection);
+        }
+    }
+
     /// <summary>
     /// Queues a flush of a woken connection. Called under the store lock, from any thread: it only
     /// records the connection (and signals the loop when called from another thread).

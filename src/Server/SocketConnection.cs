@@ -61,25 +61,42 @@ internal sealed class SocketConnection : Connection, IThreadPoolWorkItem
         {
             while (true)
             {
-                if (holdingTurn && _socket.Available == 0)
+                var unprocessed = HasUnprocessedInput;
+                if (holdingTurn && !unprocessed && _socket.Available == 0)
                 {
                     // The next receive may wait for the peer: never wait while holding a turn.
                     turns.Release();
                     holdingTurn = false;
                 }
 
-                if (!HasPartialInput)
+                int received;
+                if (unprocessed)
                 {
-                    // Hold no buffer while idle: wait for readability with a zero-byte receive.
-                    budget = ParseBudgetBytes;
-                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
+                    // Requests a previous step left for lack of reply allowance come before new bytes.
+                    received = 0;
+                    budget -= UnprocessedStepCharge;
                 }
-
-                var received = await _socket.ReceiveAsync(InputFreeSpace(CopyBudgetBytes), SocketFlags.None).ConfigureAwait(false);
-                if (received == 0)
+                else
                 {
-                    reason = CloseReason.ClientClosed;
-                    break;
+                    if (!HasPartialInput)
+                    {
+                        // Hold no buffer while idle: wait for readability with a zero-byte receive.
+                        var readable = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                        if (!readable.IsCompleted)
+                        {
+                            // The peer really went quiet: its next burst starts a fresh budget.
+                            budget = ParseBudgetBytes;
+                        }
+
+                        await readable.ConfigureAwait(false);
+                    }
+
+                    received = await _socket.ReceiveAsync(InputFreeSpace(CopyBudgetBytes), SocketFlags.None).ConfigureAwait(false);
+                    if (received == 0)
+                    {
+                        reason = CloseReason.ClientClosed;
+                        break;
+                    }
                 }
 
                 if (!Received(received, default, out reason, out detail))
