@@ -35,10 +35,11 @@ public sealed class HostileServer : IAsyncDisposable
 
     /// <summary>
     /// The default bound on the healthy client's slowest round (SET, GET, ADD and a WAIT released by a
-    /// second connection) during an attack, on top of the noise measured without one. The issue's
+    /// second connection: five round trips through this process's thread pool, which the attackers
+    /// share) during an attack, on top of the noise measured without one. The issue's
     /// target for a healthy client next to any attack is 250 ms; we hold each attack to far less.
     /// </summary>
-    public static readonly TimeSpan DefaultRoundBound = TimeSpan.FromMilliseconds(100);
+    public static readonly TimeSpan DefaultRoundBound = TimeSpan.FromMilliseconds(150);
 
     /// <summary>
     /// Runs <paramref name="attack"/> while a healthy client works; asserts the healthy client saw only
