@@ -151,7 +151,7 @@ public sealed partial class Session
                 {
                     // Replies committed since this run left the transport's thread would otherwise
                     // wait for the end of the whole pipeline: have them sent before waiting again.
-                    _wakeWhileIdle?.Invoke(this);
+                    NotifyOutputWhileIdle();
                 }
 
                 wentAsync = true;
@@ -199,7 +199,7 @@ public sealed partial class Session
         {
             // Not on the transport's processing thread any more: ask it to send what was produced
             // (and to close the connection when an error ended the run).
-            _wakeWhileIdle?.Invoke(this);
+            NotifyOutputWhileIdle();
         }
     }
 

@@ -93,7 +93,7 @@ public sealed partial class Session
 
         if (notify)
         {
-            _wakeWhileIdle?.Invoke(this);
+            NotifyOutputWhileIdle();
         }
     }
 

@@ -61,8 +61,15 @@ public sealed partial class Session : Waiter, IDisposable
     /// </summary>
     public long MaxPendingOutputBytes { get; set; } = 1L << 30;
 
-    /// <summary>The transport's state for this session (for example its connection); the session never reads it.</summary>
-    public object? Owner { get; set; }
+    /// <summary>
+    /// Replies (bytes) after which <see cref="Process"/> stops early, after a whole request, leaving
+    /// the rest of the input unconsumed (default: no limit). Bounds the work and the reply buffer of
+    /// one call when a few bytes of requests ask for large replies.
+    /// </summary>
+    public int ReplyBytesPerProcess { get; set; } = int.MaxValue;
+
+    /// <summary>The transport connection told about wake-ups while idle (besides the constructor's callback).</summary>
+    public ISessionOwner? Owner { get; set; }
 
     /// <summary>What this connection has done (null until its first request after VALIDATE).</summary>
     public SessionStats? Stats => _stats;
@@ -145,6 +152,10 @@ public sealed partial class Session : Waiter, IDisposable
                 }
 
                 requests++;
+                if (_replies.WrittenCount >= ReplyBytesPerProcess)
+                {
+                    break;
+                }
             }
         }
         finally
@@ -296,8 +307,16 @@ public sealed partial class Session : Waiter, IDisposable
 
         if (notify)
         {
-            _wakeWhileIdle?.Invoke(this);
+            NotifyOutputWhileIdle();
         }
+    }
+
+    // Output was added outside Process (a wake-up, an engine completion, a watch notification): the
+    // connection must schedule a flush. Both the callback and the typed owner are told.
+    private void NotifyOutputWhileIdle()
+    {
+        _wakeWhileIdle?.Invoke(this);
+        Owner?.OnWakeWhileIdle();
     }
 
     private ProtocolError Execute(ref Request request)

@@ -45,6 +45,14 @@ public sealed class TcpStoreServiceOptions
     [Range(4096, 2 * OneGiB, ErrorMessage = "{0} must be 4096 to 2147483648 (4 KiB to 2 GiB)")]
     public long MaxBufferedBytes { get; set; } = new TcpStoreServerOptions().MaxBufferedBytesPerConnection;
 
+    /// <summary>Unsent reply bytes at which a connection stops being read (it resumes below half); capped by <see cref="MaxBufferedBytes"/>.</summary>
+    [Range(4096, 2 * OneGiB, ErrorMessage = "{0} must be 4096 to 2147483648 (4 KiB to 2 GiB)")]
+    public long OutputHighWaterBytes { get; set; } = new TcpStoreServerOptions().OutputHighWaterBytes;
+
+    /// <summary>Seconds a connection's replies may stay unsent with no progress before it is closed; 0 never closes.</summary>
+    [Range(0, 86400, ErrorMessage = "{0} must be 0 (never) to 86400 seconds")]
+    public double SendTimeoutSeconds { get; set; } = new TcpStoreServerOptions().SendTimeout.TotalSeconds;
+
     /// <summary>Most close warnings logged per second for each reason.</summary>
     [Range(0, int.MaxValue, ErrorMessage = "{0} must be 0 or more")]
     public int WarningsPerSecond { get; set; } = new TcpStoreServerOptions().WarningsPerSecond;
@@ -82,6 +90,8 @@ public sealed class TcpStoreServiceOptions
         MaxKeysPerRequest = MaxKeysPerRequest,
         MaxConnections = MaxConnections,
         MaxBufferedBytesPerConnection = MaxBufferedBytes,
+        OutputHighWaterBytes = OutputHighWaterBytes,
+        SendTimeout = TimeSpan.FromSeconds(SendTimeoutSeconds),
         WarningsPerSecond = WarningsPerSecond,
         WaitReportInterval = TimeSpan.FromSeconds(WaitReportSeconds),
         Transport = Transport,

@@ -29,4 +29,6 @@ public enum CloseReason
     ServerStopping,
     /// <summary>The store engine (for example the etcd cluster) failed to answer a request.</summary>
     EngineUnavailable,
+    /// <summary>Output stayed pending with no byte taken by the peer for longer than the send timeout.</summary>
+    SendTimeout,
 }

@@ -1,5 +1,3 @@
-using TcpStore.Codec;
-using TcpStore.Core;
 using TcpStore.Server.Linux;
 
 namespace TcpStore.Server;
@@ -12,18 +10,23 @@ namespace TcpStore.Server;
 /// <remarks>
 /// Idle connections hold no buffer: the loop receives into one scratch buffer shared by all its
 /// connections, and only a partial frame is copied into a per-connection pooled buffer. Under
-/// backpressure the connection asks its loop for write readiness instead of blocking.
+/// backpressure the connection asks its loop for write readiness instead of blocking, and above the
+/// high-water mark it stops asking for read readiness until its output drains.
 /// </remarks>
 internal sealed class EpollConnection : Connection
 {
+    /// <summary>A turn that reads this much makes the connection <see cref="Heavy"/>; a client sending
+    /// one request at a time stays far below it.</summary>
+    private const int HeavyTurnBytes = 4 * 1024;
+
     private readonly EpollLoop _loop;
     private int _flushQueued;
     private int _resumeOffset;
     private bool _waitingWritable;
     private bool _writeWatched;
 
-    public EpollConnection(TcpStoreServer server, int fd, EpollLoop loop, KeyValueStore store, CodecLimits limits, long maxBuffered)
-        : base(server, store, limits, maxBuffered)
+    public EpollConnection(TcpStoreServer server, ConnectionSettings settings, int fd, EpollLoop loop)
+        : base(server, settings)
     {
         Fd = fd;
         _loop = loop;
@@ -35,25 +38,73 @@ internal sealed class EpollConnection : Connection
     /// <summary>This connection's key in its loop (the epoll event's data).</summary>
     public long Id { get; set; }
 
+    /// <summary>
+    /// Whether the last turn ended on the pass budget, with input possibly left: the loop gives the
+    /// connection further turns from its run queue (see <see cref="EpollLoop"/>).
+    /// </summary>
+    public bool HasMore { get; private set; }
+
+    /// <summary>
+    /// Whether the last turn read a lot (at least <see cref="HeavyTurnBytes"/>): the loop serves the
+    /// connection's next readiness from its run queue, after the light connections.
+    /// </summary>
+    public bool Heavy { get; private set; }
+
+    /// <summary>Whether the connection waits in its loop's run queue (owned by the loop).</summary>
+    public bool Queued { get; set; }
+
+    /// <summary>The readiness this connection wants from its loop now.</summary>
+    public uint Interest => (ReadPaused ? 0 : Epoll.In | Epoll.RdHup) | (_writeWatched ? Epoll.Out : 0);
+
     public override string Peer => LinuxSockets.PeerName(Fd);
 
     /// <summary>
-    /// The socket is readable: receive and process until the kernel has no more (or one short read
-    /// says it is drained; level-triggered epoll reports any rest), on the loop thread.
+    /// The socket is readable: receive and process, on the loop thread, until the kernel has no more
+    /// (one short read says it is drained), the pass budget is spent, or output passed the
+    /// high-water mark. Level-triggered epoll reports whatever is left on the next pass, after the
+    /// loop's other connections had their turn.
     /// </summary>
     public void OnReadable(byte[] scratch)
     {
-        if (IsClosed)
+        HasMore = false;
+        Heavy = false;
+        if (IsClosed || ReadPaused)
         {
             return;
         }
 
+        var parseBudget = ParseBudgetBytes;
+        var copyBudget = CopyBudgetBytes;
         CloseReason reason;
         string detail;
         while (true)
         {
-            var intoScratch = InputCount == 0;
-            var target = intoScratch ? scratch.AsSpan() : Input.AsSpan(InputCount);
+            if (HasUnprocessedInput)
+            {
+                // Requests a previous step left for lack of reply allowance come before new bytes.
+                if (!Received(0, default, out reason, out detail))
+                {
+                    break;
+                }
+
+                parseBudget -= UnprocessedStepCharge;
+                Heavy = true;
+                if (ReadPaused)
+                {
+                    return;
+                }
+
+                if (parseBudget <= 0)
+                {
+                    HasMore = true;
+                    return;
+                }
+
+                continue;
+            }
+
+            var intoScratch = !HasPartialInput;
+            var target = intoScratch ? scratch.AsSpan(0, Math.Min(scratch.Length, parseBudget)) : InputFreeSpace(copyBudget).Span;
             var received = LinuxSockets.Receive(Fd, target);
             if (received < 0)
             {
@@ -74,40 +125,33 @@ internal sealed class EpollConnection : Connection
                 break;
             }
 
-            SessionResult result;
-            if (intoScratch)
-            {
-                result = Session.Process(scratch.AsSpan(0, received));
-                var rest = received - result.Consumed;
-                if (rest > 0 && result.Error == ProtocolError.None)
-                {
-                    KeepPartial(scratch.AsSpan(result.Consumed, rest));
-                }
-            }
-            else
-            {
-                InputCount += received;
-                if (InputCount < InputNeeded)
-                {
-                    if (!EnsureInputSpace(out detail))
-                    {
-                        reason = CloseReason.BufferLimit;
-                        break;
-                    }
-
-                    continue;
-                }
-
-                result = Session.Process(Input.AsSpan(0, InputCount));
-                Compact(result.Consumed);
-            }
-
-            if (!AfterProcess(result, out reason, out detail))
+            if (!Received(received, intoScratch ? scratch : default, out reason, out detail))
             {
                 break;
             }
 
-            if (intoScratch && received < scratch.Length)
+            if (intoScratch)
+            {
+                parseBudget -= received;
+            }
+            else
+            {
+                copyBudget -= received;
+            }
+
+            Heavy = parseBudget <= ParseBudgetBytes - HeavyTurnBytes || copyBudget <= CopyBudgetBytes - HeavyTurnBytes;
+            if (ReadPaused)
+            {
+                return;
+            }
+
+            if (parseBudget <= 0 || copyBudget <= 0)
+            {
+                HasMore = true;
+                return;
+            }
+
+            if (intoScratch && received < target.Length && !HasUnprocessedInput)
             {
                 return;
             }
@@ -129,7 +173,7 @@ internal sealed class EpollConnection : Connection
         if (!_waitingWritable && _writeWatched && !IsClosed)
         {
             _writeWatched = false;
-            _loop.WatchWritable(this, false);
+            _loop.UpdateInterest(this);
         }
     }
 
@@ -176,7 +220,24 @@ internal sealed class EpollConnection : Connection
         if (!_writeWatched)
         {
             _writeWatched = true;
-            _loop.WatchWritable(this, true);
+            _loop.UpdateInterest(this);
+        }
+    }
+
+    // Both run on the loop thread (the receive path and every send run there).
+    protected override void OnReadingPaused() => _loop.UpdateInterest(this);
+
+    protected override void OnReadingResumed()
+    {
+        // Once closed the descriptor may already be gone (and its number reused): leave it alone.
+        if (!IsClosed)
+        {
+            _loop.UpdateInterest(this);
+            if (HasUnprocessedInput)
+            {
+                // Requests already received need a turn even if the socket never becomes readable.
+                _loop.Enqueue(this);
+            }
         }
     }
 

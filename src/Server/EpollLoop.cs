@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using TcpStore.Server.Linux;
 
@@ -23,6 +24,9 @@ internal sealed unsafe class EpollLoop : IDisposable
     private const int WaitMilliseconds = 200;
     private const int AcceptPauseMilliseconds = 10;
     private const int ScratchSize = 64 * 1024;
+
+    /// <summary>Most time per pass spent on busy connections' further turns (at least one turn runs).</summary>
+    private const double BusyMilliseconds = 1.0;
     private const ulong SignalKey = 0;
     private const ulong ListenerKey = 1;
 
@@ -30,6 +34,7 @@ internal sealed unsafe class EpollLoop : IDisposable
     private readonly ConcurrentQueue<EpollConnection> _remoteFlushes = new();
     private readonly ConcurrentQueue<int> _remoteCloses = new();
     private readonly List<EpollConnection> _flushes = [];
+    private readonly Queue<EpollConnection> _busy = new();
     private readonly Thread _thread;
     private readonly int _epoll;
     private readonly int _eventFd;
@@ -92,11 +97,23 @@ internal sealed unsafe class EpollLoop : IDisposable
         }
     }
 
-    /// <summary>Adds or removes write readiness for a connection whose send is waiting (loop thread).</summary>
-    public void WatchWritable(EpollConnection connection, bool writable)
+    /// <summary>
+    /// Sets the readiness watched for a connection to what it wants now (<see cref="EpollConnection.Interest"/>):
+    /// write readiness while a send waits, no read readiness while its reading is paused (loop thread).
+    /// </summary>
+    public void UpdateInterest(EpollConnection connection)
     {
-        var events = Epoll.In | Epoll.RdHup | (writable ? Epoll.Out : 0);
-        _ = Control(Epoll.CtlMod, connection.Fd, events, (ulong)connection.Id);
+        _ = Control(Epoll.CtlMod, connection.Fd, connection.Interest, (ulong)connection.Id);
+    }
+
+    /// <summary>Gives a connection a turn from the run queue (loop thread).</summary>
+    public void Enqueue(EpollConnection connection)
+    {
+        if (!connection.Queued)
+        {
+            connection.Queued = true;
+            _busy.Enqueue(connection);
+        }
     }
 
     /// <summary>
@@ -166,13 +183,15 @@ internal sealed unsafe class EpollLoop : IDisposable
         var events = stackalloc Epoll.Event[MaxEvents];
         while (!_stopping)
         {
-            var timeout = _acceptResumeAt != 0 ? AcceptPauseMilliseconds : WaitMilliseconds;
+            var timeout = _busy.Count > 0 ? 0 : _acceptResumeAt != 0 ? AcceptPauseMilliseconds : WaitMilliseconds;
             var count = Epoll.Wait(_epoll, events, MaxEvents, timeout);
+            var passStarted = Stopwatch.GetTimestamp();
             for (var i = 0; i < count; i++)
             {
                 Dispatch(events[i].Data, events[i].Events, scratch);
             }
 
+            RunBusy(scratch, passStarted);
             RunRemoteWork();
             RunScheduledFlushes();
             if (_acceptResumeAt != 0 && Environment.TickCount64 >= _acceptResumeAt)
@@ -214,9 +233,20 @@ internal sealed unsafe class EpollLoop : IDisposable
                 connection.OnWritable();
             }
 
-            if ((ready & (Epoll.In | Epoll.RdHup | Epoll.Err | Epoll.Hup)) != 0)
+            // A heavy or busy connection is read from the run queue in its turn, not whenever epoll
+            // reports it.
+            if ((ready & (Epoll.In | Epoll.RdHup | Epoll.Err | Epoll.Hup)) != 0 && !connection.Queued)
             {
-                connection.OnReadable(scratch);
+                if (!connection.Heavy)
+                {
+                    connection.OnReadable(scratch);
+                }
+
+                if (connection.Heavy || connection.HasMore)
+                {
+                    connection.Queued = true;
+                    _busy.Enqueue(connection);
+                }
             }
         }
         catch (Exception ex)
@@ -224,6 +254,35 @@ internal sealed unsafe class EpollLoop : IDisposable
             // A fault in one connection's request path must not end the loop that serves every
             // other connection: close just that one and carry on.
             connection.Close(CloseReason.SocketError, "internal error: " + ex.GetType().Name + ": " + ex.Message);
+        }
+    }
+
+    // Further turns for connections that still had input after their turn, round-robin, for at most
+    // BusyMilliseconds of this pass (at least one turn, so they progress however busy the loop is).
+    private void RunBusy(byte[] scratch, long passStarted)
+    {
+        for (var turns = _busy.Count; turns > 0 && _busy.TryDequeue(out var connection); turns--)
+        {
+            connection.Queued = false;
+            try
+            {
+                connection.OnReadable(scratch);
+            }
+            catch (Exception ex)
+            {
+                connection.Close(CloseReason.SocketError, "internal error: " + ex.GetType().Name + ": " + ex.Message);
+            }
+
+            if (connection.HasMore)
+            {
+                connection.Queued = true;
+                _busy.Enqueue(connection);
+            }
+
+            if (Stopwatch.GetElapsedTime(passStarted).TotalMilliseconds >= BusyMilliseconds)
+            {
+                return;
+            }
         }
     }
 

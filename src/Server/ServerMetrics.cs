@@ -18,7 +18,9 @@ public sealed class ServerMetrics : IDisposable
     private readonly Counter<long> _closed;
     private readonly long[] _closedByReason = new long[Reasons.Length];
     private readonly KeyValuePair<string, object?>[][] _reasonTags;
+    private readonly Counter<long> _readPauses;
     private long _acceptedCount;
+    private long _readPauseCount;
     private long _active;
 
     /// <summary>Creates the instruments.</summary>
@@ -27,6 +29,7 @@ public sealed class ServerMetrics : IDisposable
         _meter = new Meter(MeterName);
         _accepted = _meter.CreateCounter<long>("tcpstore.connections.accepted", description: "Connections accepted.");
         _closed = _meter.CreateCounter<long>("tcpstore.connections.closed", description: "Connections closed, by reason.");
+        _readPauses = _meter.CreateCounter<long>("tcpstore.connections.read_pauses", description: "Times a connection stopped being read because its unsent output reached the high-water mark.");
         _meter.CreateObservableUpDownCounter("tcpstore.connections.active", () => Volatile.Read(ref _active), description: "Open connections.");
         _reasonTags = new KeyValuePair<string, object?>[Reasons.Length][];
         foreach (var reason in Reasons)
@@ -44,6 +47,9 @@ public sealed class ServerMetrics : IDisposable
     /// <summary>Connections open now.</summary>
     public long Active => Volatile.Read(ref _active);
 
+    /// <summary>Times a connection stopped being read because its unsent output reached the high-water mark.</summary>
+    public long ReadPauses => Volatile.Read(ref _readPauseCount);
+
     /// <summary>Connections closed for <paramref name="reason"/> since start.</summary>
     public long Closed(CloseReason reason) => Volatile.Read(ref _closedByReason[(int)reason]);
 
@@ -55,6 +61,12 @@ public sealed class ServerMetrics : IDisposable
         Interlocked.Increment(ref _acceptedCount);
         Interlocked.Increment(ref _active);
         _accepted.Add(1);
+    }
+
+    internal void OnReadPaused()
+    {
+        Interlocked.Increment(ref _readPauseCount);
+        _readPauses.Add(1);
     }
 
     internal void OnClosed(CloseReason reason, bool wasActive)
@@ -72,6 +84,11 @@ public sealed class ServerMetrics : IDisposable
     public override string ToString()
     {
         var parts = new List<string> { $"accepted={Accepted}", $"active={Active}" };
+        if (ReadPauses > 0)
+        {
+            parts.Add($"readPauses={ReadPauses}");
+        }
+
         foreach (var reason in Reasons)
         {
             var count = Closed(reason);

@@ -1,7 +1,4 @@
-using System.Buffers;
 using System.Net.Sockets;
-using TcpStore.Codec;
-using TcpStore.Core;
 
 namespace TcpStore.Server;
 
@@ -13,14 +10,23 @@ namespace TcpStore.Server;
 /// <remarks>
 /// While idle the connection waits with a zero-byte receive and holds no buffer; a receive buffer is
 /// rented from the shared pool only while bytes are being processed or a partial request is pending.
+/// Above the high-water mark of unsent output the receive loop waits for the send to drain. After a
+/// pass budget of bytes it waits for a turn among the busy connections
+/// (<see cref="ConnectionSettings.BusyTurns"/>), so receives completing synchronously one after
+/// another cannot keep thread-pool threads from the other connections.
 /// </remarks>
 internal sealed class SocketConnection : Connection, IThreadPoolWorkItem
 {
+    // An asynchronous send hands the kernel at most this much at a time, so that progress (which
+    // restarts the send timeout and may resume reading) is seen while a large buffer drains.
+    private const int SendSlice = 64 * 1024;
+
     private readonly Socket _socket;
+    private TaskCompletionSource? _resumed;
     private int _flushQueued;
 
-    public SocketConnection(TcpStoreServer server, Socket socket, KeyValueStore store, CodecLimits limits, long maxBuffered)
-        : base(server, store, limits, maxBuffered)
+    public SocketConnection(TcpStoreServer server, ConnectionSettings settings, Socket socket)
+        : base(server, settings)
     {
         _socket = socket;
     }
@@ -48,35 +54,85 @@ internal sealed class SocketConnection : Connection, IThreadPoolWorkItem
     {
         var reason = CloseReason.ClientClosed;
         var detail = string.Empty;
+        var budget = ParseBudgetBytes;
+        var turns = Settings.BusyTurns;
+        var holdingTurn = false;
         try
         {
             while (true)
             {
-                if (InputCount == 0)
+                var unprocessed = HasUnprocessedInput;
+                if (holdingTurn && !unprocessed && _socket.Available == 0)
                 {
-                    // Hold no buffer while idle: wait for readability with a zero-byte receive.
-                    await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None).ConfigureAwait(false);
-                    Input ??= ArrayPool<byte>.Shared.Rent(InitialReceiveSize);
+                    // The next receive may wait for the peer: never wait while holding a turn.
+                    turns.Release();
+                    holdingTurn = false;
                 }
 
-                var received = await _socket.ReceiveAsync(Input.AsMemory(InputCount), SocketFlags.None).ConfigureAwait(false);
-                if (received == 0)
+                int received;
+                if (unprocessed)
                 {
-                    reason = CloseReason.ClientClosed;
+                    // Requests a previous step left for lack of reply allowance come before new bytes.
+                    received = 0;
+                    budget -= UnprocessedStepCharge;
+                }
+                else
+                {
+                    if (!HasPartialInput)
+                    {
+                        // Hold no buffer while idle: wait for readability with a zero-byte receive.
+                        var readable = _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None);
+                        if (!readable.IsCompleted)
+                        {
+                            // The peer really went quiet: its next burst starts a fresh budget.
+                            budget = ParseBudgetBytes;
+                        }
+
+                        await readable.ConfigureAwait(false);
+                    }
+
+                    received = await _socket.ReceiveAsync(InputFreeSpace(CopyBudgetBytes), SocketFlags.None).ConfigureAwait(false);
+                    if (received == 0)
+                    {
+                        reason = CloseReason.ClientClosed;
+                        break;
+                    }
+                }
+
+                if (!Received(received, default, out reason, out detail))
+                {
                     break;
                 }
 
-                InputCount += received;
-                if (InputCount < InputNeeded)
+                if (ReadPaused)
                 {
-                    continue;
+                    if (holdingTurn)
+                    {
+                        turns.Release();
+                        holdingTurn = false;
+                    }
+
+                    // The peer does not read its replies: read nothing more until they drain.
+                    await _resumed!.Task.ConfigureAwait(false);
+                    if (IsClosed)
+                    {
+                        reason = CloseReason.ServerStopping;
+                        break;
+                    }
                 }
 
-                var result = Session.Process(Input.AsSpan(0, InputCount));
-                Compact(result.Consumed);
-                if (!AfterProcess(result, out reason, out detail))
+                budget -= received;
+                if (budget <= 0)
                 {
-                    break;
+                    // Busy: queue for a turn behind the other busy connections (in order).
+                    budget = ParseBudgetBytes;
+                    if (holdingTurn)
+                    {
+                        turns.Release();
+                    }
+
+                    await turns.WaitAsync().ConfigureAwait(false);
+                    holdingTurn = true;
                 }
             }
         }
@@ -88,6 +144,13 @@ internal sealed class SocketConnection : Connection, IThreadPoolWorkItem
         catch (ObjectDisposedException)
         {
             reason = CloseReason.ServerStopping;
+        }
+        finally
+        {
+            if (holdingTurn)
+            {
+                turns.Release();
+            }
         }
 
         Close(reason, detail);
@@ -136,6 +199,12 @@ internal sealed class SocketConnection : Connection, IThreadPoolWorkItem
 
     protected override void SendLater(int offset) => _ = SendRemainderAsync(offset);
 
+    // Called under the send lock by the receive loop, which then waits for this signal. A pause is
+    // rare (a peer that does not read), so one allocation per pause is fine.
+    protected override void OnReadingPaused() => _resumed = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    protected override void OnReadingResumed() => _resumed?.TrySetResult();
+
     protected override void CloseTransport()
     {
         try
@@ -154,7 +223,9 @@ internal sealed class SocketConnection : Connection, IThreadPoolWorkItem
         {
             while (offset < SendBuffer.Length)
             {
-                offset += await _socket.SendAsync(SendBuffer[offset..], SocketFlags.None).ConfigureAwait(false);
+                var slice = SendBuffer[offset..Math.Min(SendBuffer.Length, offset + SendSlice)];
+                offset += await _socket.SendAsync(slice, SocketFlags.None).ConfigureAwait(false);
+                OnSendProgress(offset);
             }
         }
         catch (SocketException ex)

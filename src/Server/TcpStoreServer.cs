@@ -37,6 +37,9 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
     private int _stopped;
     private long _lastAcceptWarning = long.MinValue / 2;
     private long _acceptFailures;
+    private ConnectionSettings? _settings;
+    private Timer? _sendTimeoutSweep;
+    private int _stalledSends;
 
     // Connections accepted per listener event on the epoll transport.
     private const int AcceptBatch = 128;
@@ -80,6 +83,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
             throw new InvalidOperationException("the server is already started");
         }
 
+        _settings = new ConnectionSettings(Store, _options);
         _listener = _options.ListenFd is int fd ? Adopt(fd) : Bind(_options.Host, _options.Port);
         // int.MaxValue asks for the kernel maximum (somaxconn), as PyTorch's listen(-1) does.
         _listener.Listen(int.MaxValue);
@@ -105,6 +109,13 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         {
             _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
         }
+        if (_options.SendTimeout > TimeSpan.Zero)
+        {
+            // A stalled send is found within a quarter of the timeout (at most a second late).
+            var period = TimeSpan.FromMilliseconds(Math.Clamp(_options.SendTimeout.TotalMilliseconds / 4, 10, 1000));
+            _sendTimeoutSweep = new Timer(static state => ((TcpStoreServer)state!).SweepStalledSends(), this, period, period);
+        }
+
         if (_options.WaitReportInterval > TimeSpan.Zero)
         {
             _waitReporter = new WaitReporter(Store, _logger, _options.WaitReportInterval);
@@ -134,6 +145,10 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         }
 
         await _stopping.CancelAsync().ConfigureAwait(false);
+        if (_sendTimeoutSweep is not null)
+        {
+            await _sendTimeoutSweep.DisposeAsync().ConfigureAwait(false);
+        }
 
         // Event loops stop first: once their threads are gone nothing else touches the listener's
         // or the connections' descriptors, so closing them below cannot race with a loop.
@@ -211,6 +226,44 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         }
     }
 
+    /// <summary>Bytes of buffers all connections hold now (see <see cref="Connection.HeldBytes"/>).</summary>
+    internal long HeldBytes()
+    {
+        long held = 0;
+        foreach (var pair in _connections)
+        {
+            held += pair.Key.HeldBytes();
+        }
+
+        return held;
+    }
+
+    // A connection's send started (+1) or stopped (-1) waiting for its peer to read; the sweep
+    // below only walks the connections while some send waits.
+    internal void OnSendStalled(int delta) => Interlocked.Add(ref _stalledSends, delta);
+
+    // Closes the connections whose output has been pending with no progress for the send timeout.
+    private void SweepStalledSends()
+    {
+        if (Volatile.Read(ref _stalledSends) == 0)
+        {
+            return;
+        }
+
+        var now = Environment.TickCount64;
+        var timeout = (long)_options.SendTimeout.TotalMilliseconds;
+        foreach (var pair in _connections)
+        {
+            var since = pair.Key.StalledSince;
+            if (since != 0 && now - since >= timeout)
+            {
+                var connection = pair.Key;
+                var unsent = connection.UnsentBytes();
+                connection.Close(CloseReason.SendTimeout, $"no send progress for {(now - since) / 1000.0:0.#} s, {unsent} bytes unsent");
+            }
+        }
+    }
+
     private static Socket Bind(IPAddress? host, int port)
     {
         if (host is not null)
@@ -282,7 +335,6 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
     private async Task AcceptLoopAsync()
     {
         var listener = _listener!;
-        var limits = _options.CodecLimits;
         while (!_stopping.IsCancellationRequested)
         {
             Socket socket;
@@ -333,7 +385,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
                 continue;
             }
 
-            var connection = new SocketConnection(this, socket, Store, limits, _options.MaxBufferedBytesPerConnection);
+            var connection = new SocketConnection(this, _settings!, socket);
             Admit(connection);
             if (_stopping.IsCancellationRequested)
             {
@@ -351,7 +403,6 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
     {
         var listenFd = (int)_listener!.SafeHandle.DangerousGetHandle();
         var loops = _loops!;
-        var limits = _options.CodecLimits;
         for (var i = 0; i < AcceptBatch; i++)
         {
             var fd = LinuxSockets.Accept(listenFd);
@@ -399,7 +450,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
             }
 
             var loop = loops[_nextLoop++ % loops.Length];
-            var connection = new EpollConnection(this, fd, loop, Store, limits, _options.MaxBufferedBytesPerConnection);
+            var connection = new EpollConnection(this, _settings!, fd, loop);
             Admit(connection);
             loop.Add(connection);
         }

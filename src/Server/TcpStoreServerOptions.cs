@@ -53,6 +53,22 @@ public sealed class TcpStoreServerOptions
     /// <summary>Most bytes one connection may hold: unread input plus unsent output (default 64 MiB).</summary>
     public long MaxBufferedBytesPerConnection { get; set; } = 64L * 1024 * 1024;
 
+    /// <summary>
+    /// Unsent output (bytes of replies the client has not read yet) at or above which the server stops
+    /// reading a connection's requests until the output drains below half of it (default 1 MiB, capped
+    /// by <see cref="MaxBufferedBytesPerConnection"/>). A client that pipelines without reading then
+    /// costs the server about this much memory instead of the buffer limit.
+    /// </summary>
+    public long OutputHighWaterBytes { get; set; } = 1024 * 1024;
+
+    /// <summary>
+    /// How long output may stay pending with no byte taken by the peer before the connection is closed
+    /// as <see cref="CloseReason.SendTimeout"/> (default 30 s); zero never closes. Only a peer that has
+    /// stopped reading while the kernel's buffers are full is affected: an idle client has no output
+    /// pending.
+    /// </summary>
+    public TimeSpan SendTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
     /// <summary>Most warning lines per second for each close reason (the rest are counted, not logged).</summary>
     public int WarningsPerSecond { get; set; } = 10;
 
@@ -105,6 +121,8 @@ public sealed class TcpStoreServerOptions
         Check(MaxConnections is null or > 0, "max connections must be positive");
         Check(DrainTimeout >= TimeSpan.Zero, "drain timeout must not be negative");
         Check(MaxBufferedBytesPerConnection is >= 4096 and <= 2 * oneGiB, "max buffered bytes must be 4 KiB to 2 GiB");
+        Check(OutputHighWaterBytes is >= 4096 and <= 2 * oneGiB, "output high-water mark must be 4 KiB to 2 GiB");
+        Check(SendTimeout >= TimeSpan.Zero && SendTimeout <= TimeSpan.FromDays(1), "send timeout must be 0 (never) to 1 day");
         Check(WarningsPerSecond >= 0, "warnings per second must not be negative");
         Check(WaitReportInterval >= TimeSpan.Zero, "wait report interval must not be negative");
         Check(Enum.IsDefined(LegacyProtocol), "legacy protocol must be Off, Torch113 or Torch21");

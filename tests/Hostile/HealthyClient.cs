@@ -18,6 +18,7 @@ public sealed class HealthyClient : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private Task<Report>? _loop;
     private long _rounds;
+    private long _slowestTicks;
 
     private HealthyClient(RawClient main, RawClient waker)
     {
@@ -25,11 +26,14 @@ public sealed class HealthyClient : IAsyncDisposable
         _waker = waker;
     }
 
-    /// <summary>Operations completed, the slowest round of four operations, and the first wrong answer or error.</summary>
+    /// <summary>Operations completed, the slowest round of four operations (since the last <see cref="TakeSlowest"/>), and the first wrong answer or error.</summary>
     public sealed record Report(long Operations, TimeSpan SlowestRound, string? Failure);
 
     /// <summary>Rounds (SET, GET, ADD, WAIT) completed and checked so far.</summary>
     public long Rounds => Interlocked.Read(ref _rounds);
+
+    /// <summary>The slowest round since the last call (or the start); starts a fresh measurement.</summary>
+    public TimeSpan TakeSlowest() => Stopwatch.GetElapsedTime(0, Interlocked.Exchange(ref _slowestTicks, 0));
 
     /// <summary>Whether the loop ended (only on a failure, before <see cref="StopAsync"/>).</summary>
     public bool Faulted => _loop!.IsCompleted;
@@ -62,7 +66,6 @@ public sealed class HealthyClient : IAsyncDisposable
     private async Task<Report> LoopAsync()
     {
         long operations = 0;
-        var slowest = TimeSpan.Zero;
         var timeout = TimeSpan.FromSeconds(10);
         try
         {
@@ -87,17 +90,21 @@ public sealed class HealthyClient : IAsyncDisposable
 
                 operations += 4;
                 Interlocked.Increment(ref _rounds);
-                var elapsed = Stopwatch.GetElapsedTime(started);
-                slowest = elapsed > slowest ? elapsed : slowest;
+                var elapsed = Stopwatch.GetTimestamp() - started;
+                if (elapsed > Interlocked.Read(ref _slowestTicks))
+                {
+                    Interlocked.Exchange(ref _slowestTicks, elapsed);
+                }
+
                 await Task.Delay(2);
             }
         }
         catch (Exception ex)
         {
-            return new Report(operations, slowest, ex.GetType().Name + ": " + ex.Message);
+            return new Report(operations, TakeSlowest(), ex.GetType().Name + ": " + ex.Message);
         }
 
-        return new Report(operations, slowest, null);
+        return new Report(operations, TakeSlowest(), null);
     }
 
     private static async Task<byte[]> ReadBlobAsync(RawClient client, TimeSpan timeout)

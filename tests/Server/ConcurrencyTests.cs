@@ -50,11 +50,13 @@ public sealed class ConcurrencyTests
     {
         const int Waiters = 6;
         const int Rounds = 60;
-        await using var server = await TestServer.StartAsync();
+        await using var server = await TestServer.StartAsync(o => o.EventLoops = 2);
         var waiters = await Task.WhenAll(Enumerable.Range(0, Waiters).Select(_ => RawClient.ConnectAsync(server.Port)));
         using var writer = await RawClient.ConnectAsync(server.Port);
         try
         {
+            var wakeWon = 0;
+            var cancelWon = 0;
             for (var round = 0; round < Rounds; round++)
             {
                 var key = K($"round{round}");
@@ -68,8 +70,11 @@ public sealed class ConcurrencyTests
                 // Half of the waiters cancel while the writer sets the key: each sees either the wake
                 // then WAIT_CANCELED, or WAIT_CANCELED alone; the rest must be woken.
                 var cancelling = waiters.Where((_, i) => i % 2 == round % 2).ToArray();
+                // The writer goes first in odd rounds and last in even ones, so both sides of the race win sometimes.
+                var set = Encode(WireRequest.KeyValue(QueryType.Set, key, K("v")));
+                var early = round % 2 == 1 ? writer.SendAsync(set) : null;
                 var sends = cancelling.Select(w => w.SendAsync(Encode(WireRequest.Bare(QueryType.CancelWait), WireRequest.Ping((uint)round)))).ToList();
-                sends.Add(writer.SendAsync(Encode(WireRequest.KeyValue(QueryType.Set, key, K("v")))));
+                sends.Add(early ?? writer.SendAsync(set));
                 await Task.WhenAll(sends);
 
                 foreach (var waiter in waiters)
@@ -79,6 +84,15 @@ public sealed class ConcurrencyTests
                         var first = await waiter.ReadByteAsync();
                         var rest = await waiter.ReceiveExactlyAsync(first == Protocol.StopWaiting ? 5 : 4);
                         var reply = Convert.ToHexString([first, .. rest]);
+                        if (first == Protocol.StopWaiting)
+                        {
+                            wakeWon++;
+                        }
+                        else
+                        {
+                            cancelWon++;
+                        }
+
                         Assert.True(
                             reply == Convert.ToHexString(Concat(WaitCanceled, UInt32((uint)round)))
                             || reply == Convert.ToHexString(Concat(StopWaiting, WaitCanceled, UInt32((uint)round))),
@@ -97,6 +111,9 @@ public sealed class ConcurrencyTests
             {
                 Assert.True(await waiter.NothingArrivesWithinAsync(TimeSpan.FromMilliseconds(30)));
             }
+
+            // Both sides of the race must have happened, or the test did not exercise it.
+            Assert.True(wakeWon > 0 && cancelWon > 0, $"wake won {wakeWon} times, cancel won {cancelWon} times");
         }
         finally
         {

@@ -102,7 +102,10 @@ public sealed class StreamingTests
     [Fact]
     public async Task Replies_far_larger_than_the_socket_buffer_arrive_complete_and_in_order_with_a_late_wake_last()
     {
-        await using var server = await TestServer.StartAsync();
+        // A high-water mark above the 10 MB of replies: reading goes on, so the WAIT behind them is
+        // registered before the wake (at the default 1 MiB the server stops reading first, and the
+        // WAIT would find its key already set; the client would read the same bytes).
+        await using var server = await TestServer.StartAsync(o => o.OutputHighWaterBytes = 16 * 1024 * 1024);
         using var client = await RawClient.ConnectAsync(server.Port);
         using var writer = await RawClient.ConnectAsync(server.Port);
         var values = Enumerable.Range(0, 4).Select(i => Enumerable.Repeat((byte)('a' + i), 100_000).ToArray()).ToArray();
