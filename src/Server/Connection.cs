@@ -114,14 +114,18 @@ internal abstract partial class Connection : ISessionOwner
     /// <summary>Whether <see cref="Close"/> has run.</summary>
     protected bool IsClosed => Volatile.Read(ref _closed) != 0;
 
-    /// <summary>Whether replies are still waiting to be sent (a stopping server lets them drain before closing).</summary>
+    /// <summary>
+    /// Whether replies are still waiting to be sent, or requests already received wait for their turn to be
+    /// answered (a stopping server lets both drain before closing).
+    /// </summary>
     internal bool HasUnsentOutput
     {
         get
         {
             lock (SendLock)
             {
-                return !IsClosed && (_sendPending || Session.PendingOutputBytes > 0);
+                // The input counters belong to the receive path; a stale read here only costs one more poll.
+                return !IsClosed && (_sendPending || Session.PendingOutputBytes > 0 || Volatile.Read(ref _inputCount) != 0);
             }
         }
     }
