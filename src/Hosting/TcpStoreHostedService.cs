@@ -60,7 +60,7 @@ public sealed class TcpStoreHostedService : IHostedService, IAsyncDisposable
         }
 
         _server = server;
-        _loggers.CreateLogger<TcpStoreHostedService>().LogInformation("listening on {EndPoint}", server.LocalEndPoint);
+        ServerLog.Listening(_loggers.CreateLogger<TcpStoreHostedService>(), server.LocalEndPoint);
     }
 
     /// <summary>Stops accepting, drains replies in flight (until the drain time or the host's shutdown timeout), closes.</summary>

@@ -44,11 +44,11 @@ internal sealed class RateLimitedWarnings(ILogger logger, int perSecond)
 
         if (suppressed > 0)
         {
-            logger.LogWarning("closed connection from {Peer}: {Reason} ({Detail}); {Suppressed} similar lines suppressed", peer, reason, detail, suppressed);
+            ServerLog.ConnectionClosedAfterSuppressed(logger, peer, reason, detail, suppressed);
         }
         else
         {
-            logger.LogWarning("closed connection from {Peer}: {Reason} ({Detail})", peer, reason, detail);
+            ServerLog.ConnectionClosed(logger, peer, reason, detail);
         }
     }
 }

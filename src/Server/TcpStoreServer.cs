@@ -173,7 +173,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
             await _waitReporter.DisposeAsync().ConfigureAwait(false);
         }
 
-        _logger.LogInformation("stopped: {Metrics}", Metrics);
+        ServerLog.Stopped(_logger, Metrics);
     }
 
     // The transports keep running while replies drain: a reply the kernel could not take yet goes
@@ -190,7 +190,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         {
             if (Environment.TickCount64 >= deadline || cancellationToken.IsCancellationRequested)
             {
-                _logger.LogWarning("stopping with replies still unsent after {Timeout}", _options.DrainTimeout);
+                ServerLog.DrainTimedOut(_logger, _options.DrainTimeout);
                 return;
             }
 
@@ -218,7 +218,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
             case CloseReason.ServerStopping:
                 break;
             case CloseReason.SocketError:
-                _logger.LogDebug("connection from {Peer} lost: {Detail}", peer, detail);
+                ServerLog.ConnectionLost(_logger, peer, detail);
                 break;
             default:
                 _warnings.Warn(reason, peer, detail);
@@ -314,7 +314,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         var socket = new Socket(new SafeSocketHandle(fd, ownsHandle: true));
         if (_options.Port != 0 && socket.LocalEndPoint is IPEndPoint bound && bound.Port != _options.Port)
         {
-            _logger.LogWarning("listen fd {Fd} is bound to port {Bound}, not the requested {Port}; using {Bound}", fd, bound.Port, _options.Port, bound.Port);
+            ServerLog.ListenFdPortMismatch(_logger, fd, bound.Port, _options.Port);
         }
 
         return socket;
@@ -325,10 +325,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         var limit = FdLimit.Current();
         if (_options.MaxConnections is int max && limit is long soft && soft < max + TcpStoreServerOptions.ReservedDescriptors)
         {
-            _logger.LogWarning(
-                "the process may open {Limit} files but the connection limit is {Max}; raise `ulimit -n` or lower --max-connections",
-                soft,
-                max);
+            ServerLog.DescriptorLimitLow(_logger, soft, max);
         }
     }
 
@@ -487,7 +484,7 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         if (now - _lastAcceptWarning >= 1000)
         {
             _lastAcceptWarning = now;
-            _logger.LogWarning("accept failed: {Error} ({Failures} failures since the last warning)", error, _acceptFailures);
+            ServerLog.AcceptFailed(_logger, error, _acceptFailures);
             _acceptFailures = 0;
         }
     }

@@ -68,7 +68,7 @@ internal sealed class WaitReporter : IAsyncDisposable
         {
             if (Describe(_store) is { } line)
             {
-                _logger.LogInformation("waiting: {Awaited}", line);
+                ServerLog.Waiting(_logger, line);
             }
         }
     }
