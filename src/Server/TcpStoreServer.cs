@@ -19,30 +19,23 @@ namespace TcpStore.Server;
 /// Console.WriteLine(server.Port);
 /// </code>
 /// </example>
-public sealed partial class TcpStoreServer : IAsyncDisposable
+public sealed partial class TcpStoreServer : IAsyncDisposable, IConnectionAdmission
 {
     private readonly TcpStoreServerOptions _options;
     private readonly ILogger _logger;
     private readonly RateLimitedWarnings _warnings;
     private readonly ConcurrentDictionary<Connection, byte> _connections = new();
-    private readonly CancellationTokenSource _stopping = new();
     private readonly int _maxConnections;
     private volatile bool _draining;
     private Socket? _listener;
-    private Task? _acceptLoop;
+    private IServerTransport? _transport;
     private WaitReporter? _waitReporter;
-    private EpollLoop[]? _loops;
-    private int _nextLoop;
-    private bool? _noDelayInherited;
     private int _stopped;
     private long _lastAcceptWarning = long.MinValue / 2;
     private long _acceptFailures;
     private ConnectionSettings? _settings;
     private Timer? _sendTimeoutSweep;
     private int _stalledSends;
-
-    // Connections accepted per listener event on the epoll transport.
-    private const int AcceptBatch = 128;
 
     /// <summary>Creates a server; nothing is bound until <see cref="StartAsync"/>.</summary>
     public TcpStoreServer(TcpStoreServerOptions? options = null, ILogger<TcpStoreServer>? logger = null, KeyValueStore? store = null)
@@ -89,26 +82,10 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         _listener.Listen(int.MaxValue);
         LocalEndPoint = (IPEndPoint)_listener.LocalEndPoint!;
         WarnIfFdLimitLow();
-        if (_options.Transport == ServerTransport.Epoll && EpollLoop.IsSupported)
-        {
-            _listener.Blocking = false;
-
-            // Linux (and gVisor) copy TCP_NODELAY from the listener to each accepted socket, which
-            // saves a setsockopt per connection; the first accept checks that it really was copied.
-            _listener.NoDelay = true;
-            _loops = new EpollLoop[_options.EventLoops > 0 ? _options.EventLoops : TcpStoreServerOptions.DefaultEventLoops];
-            for (var i = 0; i < _loops.Length; i++)
-            {
-                _loops[i] = new EpollLoop(i);
-            }
-
-            // The first loop accepts, in its own thread, and deals connections out round-robin.
-            _loops[0].AttachListener((int)_listener.SafeHandle.DangerousGetHandle(), AcceptReady);
-        }
-        else
-        {
-            _acceptLoop = Task.Run(AcceptLoopAsync, CancellationToken.None);
-        }
+        _transport = _options.Transport == ServerTransport.Epoll && EpollTransport.IsSupported
+            ? new EpollTransport(_options.EventLoops > 0 ? _options.EventLoops : TcpStoreServerOptions.DefaultEventLoops)
+            : new SocketsTransport();
+        _transport.Start(_listener, this);
         if (_options.SendTimeout > TimeSpan.Zero)
         {
             // A stalled send is found within a quarter of the timeout (at most a second late).
@@ -144,28 +121,23 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
             await DrainAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await _stopping.CancelAsync().ConfigureAwait(false);
         if (_sendTimeoutSweep is not null)
         {
             await _sendTimeoutSweep.DisposeAsync().ConfigureAwait(false);
         }
 
-        // Event loops stop first: once their threads are gone nothing else touches the listener's
-        // or the connections' descriptors, so closing them below cannot race with a loop.
-        foreach (var loop in _loops ?? [])
+        // The transport stops first: once its accept loop and threads are gone nothing else touches
+        // the listener's or the connections' descriptors, and nothing is admitted any more, so
+        // closing them below cannot race with it.
+        if (_transport is not null)
         {
-            loop.Dispose();
+            await _transport.DisposeAsync().AsTask().WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         _listener?.Dispose();
         foreach (var connection in _connections.Keys)
         {
             connection.Close(CloseReason.ServerStopping, "server stopping");
-        }
-
-        if (_acceptLoop is not null)
-        {
-            await _acceptLoop.WaitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         if (_waitReporter is not null)
@@ -204,7 +176,6 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         await StopCoreAsync(drain: false, CancellationToken.None).ConfigureAwait(false);
         Metrics.Dispose();
         StopInspection();
-        _stopping.Dispose();
     }
 
     internal void OnConnectionClosed(Connection connection, CloseReason reason, string peer, string detail)
@@ -329,134 +300,33 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
         }
     }
 
-    private async Task AcceptLoopAsync()
-    {
-        var listener = _listener!;
-        while (!_stopping.IsCancellationRequested)
-        {
-            Socket socket;
-            try
-            {
-                socket = await listener.AcceptAsync(_stopping.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                break;
-            }
-            catch (ObjectDisposedException)
-            {
-                break;
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException and not ObjectDisposedException)
-            {
-                // Out of descriptors (or any other accept failure): back off briefly instead of
-                // spinning or ending the accept loop, and log at most once a second (this repeats
-                // every 10 ms for as long as descriptors stay exhausted).
-                WarnAcceptFailure(ex is SocketException socketError ? socketError.SocketErrorCode.ToString() : ex.GetType().Name + ": " + ex.Message);
-                await Task.Delay(10).ConfigureAwait(false);
-                continue;
-            }
-
-            if (_draining)
-            {
-                RefuseWhileStopping();
-                socket.Dispose();
-                continue;
-            }
-
-            if (AtConnectionLimit)
-            {
-                RefuseOverLimit(SafePeer(socket));
-                socket.Dispose();
-                continue;
-            }
-
-            try
-            {
-                socket.NoDelay = true;
-                socket.Blocking = false;
-            }
-            catch (SocketException)
-            {
-                socket.Dispose();
-                continue;
-            }
-
-            var connection = new SocketConnection(this, _settings!, socket);
-            Admit(connection);
-            if (_stopping.IsCancellationRequested)
-            {
-                connection.Close(CloseReason.ServerStopping, "server stopping");
-                break;
-            }
-
-            _ = connection.RunAsync();
-        }
-    }
-
-    // Epoll transport, on the first loop's thread: accept what is pending (a bounded batch, so the
-    // loop's other connections are served in between; level-triggered epoll reports the rest).
-    private void AcceptReady()
-    {
-        var listenFd = (int)_listener!.SafeHandle.DangerousGetHandle();
-        var loops = _loops!;
-        for (var i = 0; i < AcceptBatch; i++)
-        {
-            var fd = LinuxSockets.Accept(listenFd);
-            if (fd < 0)
-            {
-                var errno = -fd;
-                if (errno == LinuxSockets.EAgain)
-                {
-                    return;
-                }
-
-                if (errno is LinuxSockets.EMFile or LinuxSockets.ENFile or LinuxSockets.ENoBufs or LinuxSockets.ENoMem)
-                {
-                    WarnAcceptFailure(LinuxSockets.Describe(errno));
-                    loops[0].PauseAccepting();
-                    return;
-                }
-
-                // The pending connection was reset or aborted before it could be accepted: only it is lost.
-                continue;
-            }
-
-            if (_draining)
-            {
-                RefuseWhileStopping();
-                LinuxSockets.Close(fd);
-                continue;
-            }
-
-            if (AtConnectionLimit)
-            {
-                RefuseOverLimit(LinuxSockets.PeerName(fd));
-                LinuxSockets.Close(fd);
-                continue;
-            }
-
-            if (_noDelayInherited is null)
-            {
-                _noDelayInherited = LinuxSockets.HasNoDelay(fd);
-            }
-
-            if (_noDelayInherited == false)
-            {
-                LinuxSockets.SetNoDelay(fd);
-            }
-
-            var loop = loops[_nextLoop++ % loops.Length];
-            var connection = new EpollConnection(this, _settings!, fd, loop);
-            Admit(connection);
-            loop.Add(connection);
-        }
-    }
-
     /// <summary>The code table for pre-2.2 clients (see <see cref="TcpStoreServerOptions.LegacyProtocol"/>).</summary>
     internal LegacyProtocol LegacyProtocol => _options.LegacyProtocol;
 
-    private bool AtConnectionLimit => _connections.Count >= _maxConnections;
+    TcpStoreServer IConnectionAdmission.Server => this;
+
+    ConnectionSettings IConnectionAdmission.Settings => _settings!;
+
+    // Both transports: while replies drain at stop, new connections are closed as they arrive;
+    // past --max-connections they are closed too.
+    Admission IConnectionAdmission.Check() =>
+        _draining ? Admission.Stopping : _connections.Count >= _maxConnections ? Admission.OverLimit : Admission.Admit;
+
+    void IConnectionAdmission.Refuse<T>(Admission why, Func<T, string> peer, T state)
+    {
+        if (why == Admission.Stopping)
+        {
+            RefuseWhileStopping();
+        }
+        else
+        {
+            RefuseOverLimit(peer(state));
+        }
+    }
+
+    void IConnectionAdmission.Admit(Connection connection) => Admit(connection);
+
+    void IConnectionAdmission.AcceptFailed(string error) => WarnAcceptFailure(error);
 
     // Both transports: a connection accepted past --max-connections is counted, logged and closed.
     private void RefuseOverLimit(string peer)
@@ -486,18 +356,6 @@ public sealed partial class TcpStoreServer : IAsyncDisposable
             _lastAcceptWarning = now;
             ServerLog.AcceptFailed(_logger, error, _acceptFailures);
             _acceptFailures = 0;
-        }
-    }
-
-    private static string SafePeer(Socket socket)
-    {
-        try
-        {
-            return socket.RemoteEndPoint?.ToString() ?? "?";
-        }
-        catch (SocketException)
-        {
-            return "?";
         }
     }
 }

@@ -23,7 +23,8 @@ public sealed class HostileInputProperties
         (3, Gen.Choose(0, 20).Select(c => new[] { (byte)c })),
         (3, LengthField.Select(n => { var b = new byte[8]; BinaryPrimitives.WriteUInt64LittleEndian(b, n); return b; })),
         (2, WireGenerators.Blob),
-        (1, WireGenerators.Request.Select(r => r.Encode())));
+        (1, WireGenerators.Request.Select(r => r.Encode())),
+        (1, Gen.Choose(0, 1).SelectMany(overBy => WireGenerators.AtLimit(Small, overBy)).Select(s => s.Request.Encode())));
 
     private static Gen<byte[]> Hostile { get; } = Gen.Frequency(
         (3, Gen.ListOf(Fragment).Select(parts => parts.SelectMany(p => p).ToArray())),

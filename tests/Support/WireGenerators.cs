@@ -41,6 +41,71 @@ public static class WireGenerators
             .Select(t => WireRequest.Multi(t.Item1, t.Item2)),
         KeyArray.SelectMany(keys => Gen.ArrayOf(Blob, keys.Length).Select(values => WireRequest.MultiSet(keys, values))));
 
+    /// <summary>
+    /// A request with one field exactly at a limit of <paramref name="limits"/> (<paramref name="overBy"/> 0) or
+    /// just past it (1): a key, a value, CompareSet's expected or desired value, one key or value inside a
+    /// multi-key request, or the key count itself (a full key list). The other fields stay within the limits,
+    /// so a past-limit request has exactly one error: <c>Expected</c>.
+    /// </summary>
+    public static Gen<(WireRequest Request, ProtocolError Expected)> AtLimit(CodecLimits limits, int overBy)
+    {
+        var keyLength = (int)limits.MaxKeyLength + overBy;
+        var valueLength = (int)limits.MaxValueLength + overBy;
+        var count = (int)limits.MaxKeysPerRequest + overBy;
+        var longKey = Gen.ArrayOf(AnyByte, keyLength);
+        var longValue = Gen.ArrayOf(AnyByte, valueLength);
+        var shortKey = Gen.Choose(0, (int)Math.Min(limits.MaxKeyLength, 12)).SelectMany(n => Gen.ArrayOf(AnyByte, n));
+        var shortValue = Gen.Choose(0, (int)Math.Min(limits.MaxValueLength, 12)).SelectMany(n => Gen.ArrayOf(AnyByte, n));
+        var multiTypes = Gen.Elements(QueryType.Check, QueryType.Wait, QueryType.MultiGet);
+        var fewKeys = Gen.Choose(1, (int)Math.Max(1, Math.Min(limits.MaxKeysPerRequest, 4))).SelectMany(n => Gen.ArrayOf(shortKey, n));
+        return Gen.OneOf(
+            from type in Gen.Elements(QueryType.Get, QueryType.DeleteKey, QueryType.QueuePop, QueryType.QueueLength)
+            from key in longKey
+            select (WireRequest.KeyOnly(type, key), ProtocolError.KeyTooLong),
+            from type in Gen.Elements(QueryType.Set, QueryType.Append, QueryType.QueuePush)
+            from key in longKey
+            from value in shortValue
+            select (WireRequest.KeyValue(type, key, value), ProtocolError.KeyTooLong),
+            from type in Gen.Elements(QueryType.Set, QueryType.Append, QueryType.QueuePush)
+            from key in shortKey
+            from value in longValue
+            select (WireRequest.KeyValue(type, key, value), ProtocolError.ValueTooLong),
+            from key in longKey
+            from delta in AnyLong
+            select (WireRequest.Add(key, delta), ProtocolError.KeyTooLong),
+            from key in shortKey
+            from expected in longValue
+            from desired in shortValue
+            select (WireRequest.CompareSet(key, expected, desired), ProtocolError.ValueTooLong),
+            from key in shortKey
+            from expected in shortValue
+            from desired in longValue
+            select (WireRequest.CompareSet(key, expected, desired), ProtocolError.ValueTooLong),
+            from type in multiTypes
+            from keys in Gen.ArrayOf(shortKey, count)
+            select (WireRequest.Multi(type, keys), ProtocolError.TooManyKeys),
+            from type in multiTypes
+            from keys in fewKeys
+            from at in Gen.Choose(0, keys.Length - 1)
+            from key in longKey
+            select (WireRequest.Multi(type, Replace(keys, at, key)), ProtocolError.KeyTooLong),
+            from keys in Gen.ArrayOf(shortKey, count)
+            from values in Gen.ArrayOf(shortValue, count)
+            select (WireRequest.MultiSet(keys, values), ProtocolError.TooManyKeys),
+            from keys in fewKeys
+            from values in Gen.ArrayOf(shortValue, keys.Length)
+            from at in Gen.Choose(0, keys.Length - 1)
+            from value in longValue
+            select (WireRequest.MultiSet(keys, Replace(values, at, value)), ProtocolError.ValueTooLong));
+    }
+
+    private static byte[][] Replace(byte[][] items, int at, byte[] item)
+    {
+        var copy = (byte[][])items.Clone();
+        copy[at] = item;
+        return copy;
+    }
+
     /// <summary>Sorted distinct cut positions strictly inside a buffer of <paramref name="length"/> bytes.</summary>
     public static Gen<int[]> SplitPoints(int length) => length <= 1
         ? Gen.Constant(Array.Empty<int>())
