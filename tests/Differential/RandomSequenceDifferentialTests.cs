@@ -39,6 +39,9 @@ public sealed partial class LibUvRandomSequenceTests(LibUvPair pair) : IClassFix
             var early = pop.IsCompleted ? "woken early" : "blocked";
             await second.QueuePushAsync(key, "item"u8.ToArray());
             await second.QueuePushAsync(key, "next"u8.ToArray());
+            // QUEUE_PUSH has no reply, so returning from it orders nothing: a round trip on the pushing
+            // connection does (its requests run in order), before the other client reads the length.
+            _ = await second.QueueLengthAsync(key);
             var popped = Encoding.UTF8.GetString(await pop.WaitAsync(TimeSpan.FromSeconds(20)));
             return $"{early}, then {popped}, length {await first.QueueLengthAsync(key)}";
         });
