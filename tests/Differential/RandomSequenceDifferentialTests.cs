@@ -20,31 +20,11 @@ public sealed partial class LibUvRandomSequenceTests(LibUvPair pair) : IClassFix
 
     [Fact]
     public Task A_wait_is_released_by_a_set_from_another_client_on_both_servers() =>
-        TwoClientScenarios.BothAsync(pair, async (first, second, key) =>
-        {
-            var wait = first.WaitAsync(TimeSpan.FromSeconds(10), key);
-            await Task.Delay(300);
-            var early = wait.IsCompleted ? "woken early" : "blocked";
-            await second.SetAsync(key, "v"u8.ToArray());
-            await wait.WaitAsync(TimeSpan.FromSeconds(20));
-            return $"{early}, then {Encoding.UTF8.GetString(await first.GetAsync(key))}";
-        });
+        TwoClientScenarios.BothAsync(pair, TwoClientScenarios.WaitReleasedBySet);
 
     [Fact]
     public Task A_blocking_queue_pop_is_released_by_a_push_from_another_client_on_both_servers() =>
-        TwoClientScenarios.BothAsync(pair, async (first, second, key) =>
-        {
-            var pop = first.QueuePopAsync(key, block: true);
-            await Task.Delay(300);
-            var early = pop.IsCompleted ? "woken early" : "blocked";
-            await second.QueuePushAsync(key, "item"u8.ToArray());
-            await second.QueuePushAsync(key, "next"u8.ToArray());
-            // QUEUE_PUSH has no reply, so returning from it orders nothing: a round trip on the pushing
-            // connection does (its requests run in order), before the other client reads the length.
-            _ = await second.QueueLengthAsync(key);
-            var popped = Encoding.UTF8.GetString(await pop.WaitAsync(TimeSpan.FromSeconds(20)));
-            return $"{early}, then {popped}, length {await first.QueueLengthAsync(key)}";
-        });
+        TwoClientScenarios.BothAsync(pair, TwoClientScenarios.QueuePopReleasedByPush);
 
     [Fact]
     public async Task Compare_set_leaving_the_key_missing_wakes_waiters_only_on_libuv_as_documented()
@@ -77,6 +57,32 @@ public sealed partial class LibUvRandomSequenceTests(LibUvPair pair) : IClassFix
 internal static class TwoClientScenarios
 {
     public delegate Task<string> Scenario(TcpStore.Tests.Interop.RealPyTorchClient first, TcpStore.Tests.Interop.RealPyTorchClient second, byte[] key);
+
+    /// <summary>A WAIT blocks until another client SETs the key; then the waiter reads it.</summary>
+    public static readonly Scenario WaitReleasedBySet = async (first, second, key) =>
+    {
+        var wait = first.WaitAsync(TimeSpan.FromSeconds(10), key);
+        await Task.Delay(300);
+        var early = wait.IsCompleted ? "woken early" : "blocked";
+        await second.SetAsync(key, "v"u8.ToArray());
+        await wait.WaitAsync(TimeSpan.FromSeconds(20));
+        return $"{early}, then {Encoding.UTF8.GetString(await first.GetAsync(key))}";
+    };
+
+    /// <summary>A blocking pop waits until another client pushes two items; the popper gets the first, one stays.</summary>
+    public static readonly Scenario QueuePopReleasedByPush = async (first, second, key) =>
+    {
+        var pop = first.QueuePopAsync(key, block: true);
+        await Task.Delay(300);
+        var early = pop.IsCompleted ? "woken early" : "blocked";
+        await second.QueuePushAsync(key, "item"u8.ToArray());
+        await second.QueuePushAsync(key, "next"u8.ToArray());
+        // QUEUE_PUSH has no reply, so returning from it orders nothing: a round trip on the pushing
+        // connection does (its requests run in order), before the other client reads the length.
+        _ = await second.QueueLengthAsync(key);
+        var popped = Encoding.UTF8.GetString(await pop.WaitAsync(TimeSpan.FromSeconds(20)));
+        return $"{early}, then {popped}, length {await first.QueueLengthAsync(key)}";
+    };
 
     /// <summary>Runs the scenario against both servers at once (fresh key each) and requires identical outcomes.</summary>
     public static async Task BothAsync(DifferentialPair pair, Scenario scenario)

@@ -47,51 +47,13 @@ public sealed partial class LibUvRandomSequenceTests
         }
     }
 
-    private RawClient? _rawReal;
-    private RawClient? _rawOurs;
-    private uint _sentinel = 0xF1E2D3C4;
-
     [Fact]
     public void Raw_pipelined_streams_get_byte_identical_replies_from_the_libuv_server_and_ours()
     {
         var streams = Gen.Choose(1, 60).SelectMany(n => Gen.ArrayOf(RawRequest, n));
-        var property = Prop.ForAll(streams.ToArbitrary(), requests => Task.Run(() => CompareRawAsync(requests)).GetAwaiter().GetResult());
-        try
-        {
-            Check.One(Config.QuickThrowOnFailure.WithMaxTest(25), property);
-        }
-        finally
-        {
-            _rawReal?.Dispose();
-            _rawOurs?.Dispose();
-        }
-    }
-
-    private async Task CompareRawAsync(WireRequest[] requests)
-    {
-        // The sentinel's bytes (high bit set in every byte) never occur in the pool's keys, values or pings.
-        var sentinel = _sentinel++ | 0x80808080;
-        var bytes = Replies.Encode([.. requests, WireRequest.Ping(sentinel)]);
-        _rawReal ??= await ConnectRawAsync(pair.Real.Port);
-        _rawOurs ??= await ConnectRawAsync(pair.Ours.Port);
-        var replies = await Task.WhenAll(ExchangeAsync(_rawReal, bytes, sentinel), ExchangeAsync(_rawOurs, bytes, sentinel));
-        var (real, realClosed) = replies[0];
-        var (ours, oursClosed) = replies[1];
-        if (realClosed)
-        {
-            _rawReal.Dispose();
-            _rawReal = null;
-        }
-
-        if (oursClosed)
-        {
-            _rawOurs.Dispose();
-            _rawOurs = null;
-        }
-
-        Assert.True(
-            Convert.ToHexString(real) == Convert.ToHexString(ours) && realClosed == oursClosed,
-            $"replies differ for [{string.Join(" ", requests.Select(r => r.ToString()))}]\nreal ({(realClosed ? "closed" : "open")}): {Convert.ToHexString(real)}\nours ({(oursClosed ? "closed" : "open")}): {Convert.ToHexString(ours)}");
+        using var comparison = new RawStreamComparison(pair, 0xF1E2D3C4, "ours");
+        var property = Prop.ForAll(streams.ToArbitrary(), requests => Task.Run(() => comparison.CompareAsync(requests)).GetAwaiter().GetResult());
+        Check.One(Config.QuickThrowOnFailure.WithMaxTest(25), property);
     }
 
     internal static async Task<RawClient> ConnectRawAsync(int port)
