@@ -182,6 +182,15 @@ public sealed partial class Session
         pending.Clear();
     }
 
+    // Caller holds the output lock; the session is disposed (DisposeLegacy has removed its watches).
+    private void ResetLegacy()
+    {
+        _table = LegacyProtocol.Off;
+        _watchedKeys = null;
+        _pendingUnsolicited?.Release();
+        _unsolicitedOverflow = false;
+    }
+
     // After Dispose has set _disposed: no key is recorded from now on.
     private void DisposeLegacy()
     {

@@ -36,6 +36,10 @@ public sealed partial class Session : Waiter, IDisposable
     private bool _disposed;
     private SessionStats? _stats;
 
+    // A reset session keeps its counters object here (zeroed) for its next first request, so a
+    // pooled connection does not allocate it again and Stats still reads null until then.
+    private SessionStats? _spareStats;
+
     // The output lock is the monitor of an object the session owns anyway: a separate Lock instance
     // costs about 40 bytes per connection, and idle memory per connection is budgeted at 2 KiB.
     private object OutputLock => _replies;
@@ -269,6 +273,58 @@ public sealed partial class Session : Waiter, IDisposable
         // The reply buffer belongs to the processing thread, which releases it after every batch.
     }
 
+    /// <summary>
+    /// Makes a disposed session serve a new connection as if it were new: every per-connection field
+    /// (output, pending wake-ups, validation, counters, the detected legacy table and its watches,
+    /// the wait bookkeeping) is cleared. A pooled connection calls this before its next socket.
+    /// </summary>
+    /// <remarks>
+    /// The caller guarantees the old connection is finished with it: disposed (so the store retired
+    /// it and no wake-up or notification can reach it any more) and no longer processing input.
+    /// A session with a store engine cannot be reset: a request the engine is still completing would
+    /// write the closed connection's reply into the new one.
+    /// </remarks>
+    /// <exception cref="InvalidOperationException">The session is not disposed, is processing, or has an engine.</exception>
+    public void Reset()
+    {
+        if (_engine is not null)
+        {
+            throw new InvalidOperationException("a session served by a store engine cannot be reused");
+        }
+
+        lock (OutputLock)
+        {
+            if (!_disposed || _processing)
+            {
+                throw new InvalidOperationException("only a disposed, idle session can be reset");
+            }
+
+            _output.Release();
+            _replies.Release();
+            _pendingWakes = 0;
+            _idleWakes = 0;
+            _processingThread = 0;
+            _validated = false;
+            if (_stats is not null)
+            {
+                _stats.Reset();
+                _spareStats = _stats;
+                _stats = null;
+            }
+
+            ResetLegacy();
+
+            // Retire cleared the registrations under the store's locks and nothing registers a retired
+            // waiter, so nobody else reads these fields now.
+            Remaining = 0;
+            Registrations = null;
+            Shards = 0;
+            WaitingSince = 0;
+            Retired = false;
+            _disposed = false;
+        }
+    }
+
     /// <inheritdoc />
     protected internal override void OnWaitSatisfied()
     {
@@ -346,7 +402,7 @@ public sealed partial class Session : Waiter, IDisposable
 
     private ProtocolError Execute(ref Request request, IBufferWriter<byte> reply)
     {
-        (_stats ??= new SessionStats()).OnRequest(ref request);
+        (_stats ??= TakeStats()).OnRequest(ref request);
         switch (request.Type)
         {
             case QueryType.Validate:
@@ -435,6 +491,13 @@ public sealed partial class Session : Waiter, IDisposable
         }
 
         return _validated && isValidate ? ProtocolError.RepeatedValidate : ProtocolError.None;
+    }
+
+    private SessionStats TakeStats()
+    {
+        var spare = _spareStats;
+        _spareStats = null;
+        return spare ?? new SessionStats();
     }
 
     private void DrainWakes()

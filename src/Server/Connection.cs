@@ -67,6 +67,7 @@ internal abstract partial class Connection : ISessionOwner
     private byte[]? _input;
     private int _inputCount;
     private long _inputNeeded;
+    private long _generation;
 
     /// <summary>Creates the connection's session.</summary>
     protected Connection(TcpStoreServer server, ConnectionSettings settings)
@@ -82,6 +83,14 @@ internal abstract partial class Connection : ISessionOwner
             LegacyProtocol = server.LegacyProtocol,
         };
     }
+
+    /// <summary>
+    /// Which life of this object is current: a pooled connection serves one socket after another, and
+    /// every reuse adds one. Work queued for a connection (a scheduled flush, a run-queue turn) carries
+    /// the generation it was queued for and is dropped when it no longer matches, so nothing meant for
+    /// a closed connection reaches the next user of the object.
+    /// </summary>
+    public long Generation => Volatile.Read(ref _generation);
 
     /// <summary>The peer's address, for log lines.</summary>
     public abstract string Peer { get; }
@@ -111,7 +120,7 @@ internal abstract partial class Connection : ISessionOwner
     /// <summary>Whether reading is paused until unsent output drains below the low-water mark.</summary>
     protected bool ReadPaused => Volatile.Read(ref _readPaused);
 
-    /// <summary>Whether <see cref="Close"/> has run.</summary>
+    /// <summary>Whether <see cref="Close(CloseReason, string)"/> has run.</summary>
     protected bool IsClosed => Volatile.Read(ref _closed) != 0;
 
     /// <summary>
@@ -142,6 +151,30 @@ internal abstract partial class Connection : ISessionOwner
             return;
         }
 
+        CloseOnce(reason, detail);
+    }
+
+    /// <summary>
+    /// <see cref="Close(CloseReason, string)"/> from a thread that found this connection earlier (a
+    /// sweep over all connections): closes it only while it is still in life <paramref name="generation"/>,
+    /// never the next user of a pooled object.
+    /// </summary>
+    public void Close(long generation, CloseReason reason, string detail)
+    {
+        lock (SendLock)
+        {
+            // ResetForReuse moves to the next generation and reopens under this lock.
+            if (_generation != generation || Interlocked.Exchange(ref _closed, 1) != 0)
+            {
+                return;
+            }
+        }
+
+        CloseOnce(reason, detail);
+    }
+
+    private void CloseOnce(CloseReason reason, string detail)
+    {
         // The address is only logged for the unusual reasons; skip the lookup for ordinary closes.
         var peer = reason is CloseReason.ClientClosed or CloseReason.ServerStopping ? string.Empty : Peer;
         bool wasPaused;
@@ -167,6 +200,77 @@ internal abstract partial class Connection : ISessionOwner
 
         CloseTransport();
         _server.OnConnectionClosed(this, reason, peer, detail);
+    }
+
+    /// <summary>
+    /// Whether this closed connection may serve another socket: its session has no store engine and
+    /// nothing of its last life still runs (no send in flight). The transport asks once the
+    /// connection's receive path has finished.
+    /// </summary>
+    private bool CanReuse()
+    {
+        if (_server.Engine is not null || HasScheduledWork)
+        {
+            return false;
+        }
+
+        lock (SendLock)
+        {
+            return IsClosed && !_sendPending;
+        }
+    }
+
+    /// <summary>
+    /// Whether work of this connection is queued where a generation cannot be checked before it runs
+    /// (then the connection is not reused).
+    /// </summary>
+    protected virtual bool HasScheduledWork => false;
+
+    /// <summary>
+    /// For the pool, once the transport no longer runs any code of this closed connection: clears every
+    /// per-connection field, moves to the next <see cref="Generation"/> and resets the session.
+    /// </summary>
+    /// <returns>False (nothing changed) when the connection cannot be reused: see <see cref="CanReuse"/>.</returns>
+    internal bool TryResetForReuse()
+    {
+        if (!CanReuse())
+        {
+            return false;
+        }
+
+        ResetForReuse();
+        return true;
+    }
+
+    /// <summary>The transport's own per-connection fields back to new (called under the send lock).</summary>
+    protected abstract void ResetTransport();
+
+    /// <summary>The transport gave this (new or reset) connection its socket: it is shown as a new connection.</summary>
+    protected void Opened() => StartInspection();
+
+    // Clears every per-connection field and starts the next life.
+    private void ResetForReuse()
+    {
+        ReturnInput();
+        _inputNeeded = 0;
+        lock (SendLock)
+        {
+            _generation++;
+            ResetTransport();
+            _sending.Release();
+            while (_queued is { Count: > 0 } queue)
+            {
+                OutputSegments.Return(queue.Dequeue());
+            }
+
+            _queuedBytes = 0;
+            _blockedOffset = 0;
+            _stalledSince = 0;
+            _sendPending = false;
+            _readPaused = false;
+            Session.Reset();
+            Volatile.Write(ref _closed, 0);
+        }
     }
 
     /// <summary>Bytes of output not yet handed to the kernel (for log lines and flow control).</summary>
@@ -203,7 +307,7 @@ internal abstract partial class Connection : ISessionOwner
 
     /// <summary>
     /// A wake-up added output while the session was idle. Runs under the store lock: it must only
-    /// schedule <see cref="Flush"/>, never send.
+    /// schedule <see cref="Flush()"/>, never send.
     /// </summary>
     protected abstract void ScheduleFlush();
 
@@ -219,7 +323,7 @@ internal abstract partial class Connection : ISessionOwner
     /// </summary>
     protected abstract void SendLater(int offset);
 
-    /// <summary>Releases the socket; called once, by <see cref="Close"/>.</summary>
+    /// <summary>Releases the socket; called once, by <see cref="Close(CloseReason, string)"/>.</summary>
     protected abstract void CloseTransport();
 
     /// <summary>Unsent output reached the high-water mark: stop reading (called under the send lock).</summary>
@@ -305,14 +409,21 @@ internal abstract partial class Connection : ISessionOwner
     }
 
     /// <summary>Sends the session's pending output, unless a send is already under way.</summary>
-    protected void Flush()
+    protected void Flush() => Flush(Generation);
+
+    /// <summary>
+    /// <see cref="Flush()"/> for work queued while the connection was in life <paramref name="generation"/>:
+    /// does nothing once the object serves another connection (checked under the send lock, which
+    /// <see cref="ResetForReuse"/> takes).
+    /// </summary>
+    protected void Flush(long generation)
     {
         var wakes = 0;
         var send = false;
         var overflowed = false;
         lock (SendLock)
         {
-            if (IsClosed)
+            if (IsClosed || _generation != generation)
             {
                 return;
             }

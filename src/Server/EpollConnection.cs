@@ -25,15 +25,21 @@ internal sealed class EpollConnection : Connection
     private bool _waitingWritable;
     private bool _writeWatched;
 
-    public EpollConnection(TcpStoreServer server, ConnectionSettings settings, int fd, EpollLoop loop)
+    /// <summary>Creates a connection of <paramref name="loop"/> with no socket yet (see <see cref="Open"/>).</summary>
+    public EpollConnection(TcpStoreServer server, ConnectionSettings settings, EpollLoop loop)
         : base(server, settings)
     {
-        Fd = fd;
         _loop = loop;
     }
 
-    /// <summary>The socket's descriptor (owned: closed by the loop when the connection closes).</summary>
-    public int Fd { get; }
+    /// <summary>The socket's descriptor (owned: closed by the loop when the connection closes); -1 before <see cref="Open"/>.</summary>
+    public int Fd { get; private set; } = -1;
+
+    /// <summary>The loop that serves this connection, in every life of a pooled object.</summary>
+    public EpollLoop Loop => _loop;
+
+    /// <summary>Whether the connection has closed (for its loop, which skips closed connections).</summary>
+    public bool Closed => IsClosed;
 
     /// <summary>This connection's key in its loop (the epoll event's data).</summary>
     public long Id { get; set; }
@@ -177,11 +183,27 @@ internal sealed class EpollConnection : Connection
         }
     }
 
-    /// <summary>Runs a flush that <see cref="ScheduleFlush"/> queued, on the loop thread.</summary>
-    public void FlushFromLoop()
+    /// <summary>Takes the accepted socket <paramref name="fd"/> (a new or reset connection, before its loop watches it).</summary>
+    public void Open(int fd)
     {
+        Fd = fd;
+        Opened();
+    }
+
+    /// <summary>
+    /// Runs a flush that <see cref="ScheduleFlush"/> queued for life <paramref name="generation"/>, on the
+    /// loop thread; nothing when the object has moved on to another connection since.
+    /// </summary>
+    public void FlushFromLoop(long generation)
+    {
+        if (generation != Generation)
+        {
+            // Queued for the closed connection this object served before: the flag is the new one's.
+            return;
+        }
+
         Volatile.Write(ref _flushQueued, 0);
-        Flush();
+        Flush(generation);
     }
 
     protected override void ScheduleFlush()
@@ -242,4 +264,17 @@ internal sealed class EpollConnection : Connection
     }
 
     protected override void CloseTransport() => _loop.Release(this);
+
+    protected override void ResetTransport()
+    {
+        Fd = -1;
+        Id = 0;
+        _flushQueued = 0;
+        _resumeOffset = 0;
+        _waitingWritable = false;
+        _writeWatched = false;
+        HasMore = false;
+        Heavy = false;
+        Queued = false;
+    }
 }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.InteropServices;
+using System.Threading.Channels;
 using TcpStore.Server.Linux;
 
 namespace TcpStore.Server;
@@ -17,6 +18,12 @@ namespace TcpStore.Server;
 /// connection, after the current batch of events: directly when the waker runs on that loop,
 /// through a queue and an eventfd when it runs elsewhere. A barrier's release therefore costs one
 /// send per rank and no thread hand-off, as in an event-loop server written in C.
+/// <para>
+/// Connections may be pooled (<see cref="ConnectionPool{T}"/>): a connection closed in a pass goes
+/// back to its loop's pool at the end of that pass, once no code of this loop runs for it. Everything
+/// that may still name it afterwards (its epoll key, a run-queue turn, a queued flush or registration)
+/// carries its id or <see cref="Connection.Generation"/> and is dropped when that no longer matches.
+/// </para>
 /// </remarks>
 internal sealed unsafe class EpollLoop : IDisposable
 {
@@ -31,10 +38,21 @@ internal sealed unsafe class EpollLoop : IDisposable
     private const ulong ListenerKey = 1;
 
     private readonly ConcurrentDictionary<long, EpollConnection> _connections = new();
-    private readonly ConcurrentQueue<EpollConnection> _remoteFlushes = new();
-    private readonly ConcurrentQueue<int> _remoteCloses = new();
-    private readonly List<EpollConnection> _flushes = [];
-    private readonly Queue<EpollConnection> _busy = new();
+
+    // Work other threads hand to this loop: flushes of connections woken elsewhere, connections
+    // closed elsewhere (their descriptor is closed here), and connections accepted on the first
+    // loop. Channels fit each of them: many writers, this loop the single reader, unbounded (a wave
+    // of wake-ups or accepts is never refused or blocked), and TryRead after the eventfd wake-up
+    // allocates nothing. The eventfd stays the wake-up signal: the loop sleeps in epoll_wait, not
+    // on the channel.
+    private readonly Channel<Scheduled> _remoteFlushes = CreateChannel<Scheduled>();
+    private readonly Channel<Closing> _remoteCloses = CreateChannel<Closing>();
+    private readonly Channel<Scheduled> _accepted = CreateChannel<Scheduled>();
+    private readonly List<Scheduled> _flushes = [];
+    private readonly Queue<Scheduled> _busy = new();
+
+    // Connections closed in this pass, given back to the pool at its end.
+    private readonly List<EpollConnection> _released = [];
     private readonly Thread _thread;
     private readonly int _epoll;
     private readonly int _eventFd;
@@ -58,6 +76,9 @@ internal sealed unsafe class EpollLoop : IDisposable
 
     /// <summary>Whether this transport can run here (Linux on x86-64, where epoll_event is packed).</summary>
     public static bool IsSupported => Epoll.IsSupported;
+
+    /// <summary>Where this loop's closed connections go back (set by the transport before it accepts).</summary>
+    public ConnectionPool<EpollConnection>? Pool { get; set; }
 
     /// <summary>
     /// Watches a non-blocking listening socket; <paramref name="acceptReady"/> runs on this loop's
@@ -85,10 +106,33 @@ internal sealed unsafe class EpollLoop : IDisposable
         _acceptResumeAt = Environment.TickCount64 + AcceptPauseMilliseconds;
     }
 
-    /// <summary>Starts watching <paramref name="connection"/>'s socket (any thread).</summary>
+    /// <summary>
+    /// Starts watching <paramref name="connection"/>'s socket: at once on this loop's thread, else
+    /// handed to the loop (any thread).
+    /// </summary>
     public void Add(EpollConnection connection)
     {
-        var id = Interlocked.Increment(ref _nextId);
+        if (Environment.CurrentManagedThreadId == _threadId)
+        {
+            Register(connection);
+            return;
+        }
+
+        _accepted.Writer.TryWrite(new Scheduled(connection, connection.Generation));
+        Signal();
+    }
+
+    // Loop thread.
+    private void Register(EpollConnection connection)
+    {
+        if (connection.Closed)
+        {
+            // Closed (for example by a stopping server) before its loop got it: the close already
+            // handed its descriptor to this loop, which closes it.
+            return;
+        }
+
+        var id = ++_nextId;
         connection.Id = id;
         _connections[id] = connection;
         if (!Control(Epoll.CtlAdd, connection.Fd, Epoll.In | Epoll.RdHup, (ulong)id))
@@ -112,7 +156,7 @@ internal sealed unsafe class EpollLoop : IDisposable
         if (!connection.Queued)
         {
             connection.Queued = true;
-            _busy.Enqueue(connection);
+            _busy.Enqueue(new Scheduled(connection, connection.Generation));
         }
     }
 
@@ -122,13 +166,14 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// </summary>
     public void ScheduleFlush(EpollConnection connection)
     {
+        var work = new Scheduled(connection, connection.Generation);
         if (Environment.CurrentManagedThreadId == _threadId)
         {
-            _flushes.Add(connection);
+            _flushes.Add(work);
             return;
         }
 
-        _remoteFlushes.Enqueue(connection);
+        _remoteFlushes.Writer.TryWrite(work);
         Signal();
     }
 
@@ -137,17 +182,28 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// the loop has stopped) closes descriptors, so an event in flight can never reach a descriptor
     /// number that was closed and reused; other threads shut the socket down and leave the close to it.
     /// </summary>
+    /// <remarks>
+    /// The connection goes back to the pool at the end of the loop's pass, never while code of this
+    /// loop may still run for it; its epoll key is forgotten on the loop thread, which alone adds keys,
+    /// so a connection closed before its registration leaves no key behind.
+    /// </remarks>
     public void Release(EpollConnection connection)
     {
-        _connections.TryRemove(connection.Id, out _);
-        if (!_running || Environment.CurrentManagedThreadId == _threadId)
+        if (!_running)
         {
+            _connections.TryRemove(connection.Id, out _);
             LinuxSockets.Close(connection.Fd);
             return;
         }
 
+        if (Environment.CurrentManagedThreadId == _threadId)
+        {
+            ReleaseOnLoop(connection, connection.Fd);
+            return;
+        }
+
         LinuxSockets.Shutdown(connection.Fd);
-        _remoteCloses.Enqueue(connection.Fd);
+        _remoteCloses.Writer.TryWrite(new Closing(connection, connection.Fd));
         Signal();
     }
 
@@ -157,9 +213,9 @@ internal sealed unsafe class EpollLoop : IDisposable
         Signal();
         _thread.Join();
         _running = false;
-        while (_remoteCloses.TryDequeue(out var fd))
+        while (_remoteCloses.Reader.TryRead(out var closing))
         {
-            LinuxSockets.Close(fd);
+            LinuxSockets.Close(closing.Fd);
         }
 
         LinuxSockets.Close(_eventFd);
@@ -174,7 +230,37 @@ internal sealed unsafe class EpollLoop : IDisposable
         }
     }
 
+    private static Channel<T> CreateChannel<T>() =>
+        Channel.CreateUnbounded<T>(new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = false });
+
     private bool Control(int op, int fd, uint events, ulong key) => Epoll.Control(_epoll, op, fd, events, key);
+
+    // Loop thread: forgets the connection's key, closes its descriptor and keeps it for the pool.
+    private void ReleaseOnLoop(EpollConnection connection, int fd)
+    {
+        _connections.TryRemove(connection.Id, out _);
+        LinuxSockets.Close(fd);
+        if (Pool is not null)
+        {
+            _released.Add(connection);
+        }
+    }
+
+    // End of a pass: no code of this loop runs for the connections closed in it any more.
+    private void ReturnReleased()
+    {
+        if (_released.Count == 0)
+        {
+            return;
+        }
+
+        foreach (var connection in _released)
+        {
+            Pool!.Return(connection);
+        }
+
+        _released.Clear();
+    }
 
     private void Run()
     {
@@ -194,6 +280,7 @@ internal sealed unsafe class EpollLoop : IDisposable
             RunBusy(scratch, passStarted);
             RunRemoteWork();
             RunScheduledFlushes();
+            ReturnReleased();
             if (_acceptResumeAt != 0 && Environment.TickCount64 >= _acceptResumeAt)
             {
                 _acceptResumeAt = 0;
@@ -244,8 +331,7 @@ internal sealed unsafe class EpollLoop : IDisposable
 
                 if (connection.Heavy || connection.HasMore)
                 {
-                    connection.Queued = true;
-                    _busy.Enqueue(connection);
+                    Enqueue(connection);
                 }
             }
         }
@@ -261,8 +347,15 @@ internal sealed unsafe class EpollLoop : IDisposable
     // BusyMilliseconds of this pass (at least one turn, so they progress however busy the loop is).
     private void RunBusy(byte[] scratch, long passStarted)
     {
-        for (var turns = _busy.Count; turns > 0 && _busy.TryDequeue(out var connection); turns--)
+        for (var turns = _busy.Count; turns > 0 && _busy.TryDequeue(out var turn); turns--)
         {
+            var connection = turn.Connection;
+            if (connection.Generation != turn.Generation)
+            {
+                // The connection closed and its object serves another one now.
+                continue;
+            }
+
             connection.Queued = false;
             try
             {
@@ -275,8 +368,7 @@ internal sealed unsafe class EpollLoop : IDisposable
 
             if (connection.HasMore)
             {
-                connection.Queued = true;
-                _busy.Enqueue(connection);
+                Enqueue(connection);
             }
 
             if (Stopwatch.GetElapsedTime(passStarted).TotalMilliseconds >= BusyMilliseconds)
@@ -288,14 +380,22 @@ internal sealed unsafe class EpollLoop : IDisposable
 
     private void RunRemoteWork()
     {
-        while (_remoteCloses.TryDequeue(out var fd))
+        while (_accepted.Reader.TryRead(out var accepted))
         {
-            LinuxSockets.Close(fd);
+            if (accepted.Connection.Generation == accepted.Generation)
+            {
+                Register(accepted.Connection);
+            }
         }
 
-        while (_remoteFlushes.TryDequeue(out var connection))
+        while (_remoteCloses.Reader.TryRead(out var closing))
         {
-            _flushes.Add(connection);
+            ReleaseOnLoop(closing.Connection, closing.Fd);
+        }
+
+        while (_remoteFlushes.Reader.TryRead(out var flush))
+        {
+            _flushes.Add(flush);
         }
     }
 
@@ -304,10 +404,10 @@ internal sealed unsafe class EpollLoop : IDisposable
     {
         for (var i = 0; i < _flushes.Count; i++)
         {
-            var connection = _flushes[i];
+            var (connection, generation) = _flushes[i];
             try
             {
-                connection.FlushFromLoop();
+                connection.FlushFromLoop(generation);
             }
             catch (Exception ex)
             {
@@ -317,4 +417,10 @@ internal sealed unsafe class EpollLoop : IDisposable
 
         _flushes.Clear();
     }
+
+    /// <summary>Work for a connection in one life (see <see cref="Connection.Generation"/>).</summary>
+    private readonly record struct Scheduled(EpollConnection Connection, long Generation);
+
+    /// <summary>A connection closed on another thread, and the descriptor this loop must close for it.</summary>
+    private readonly record struct Closing(EpollConnection Connection, int Fd);
 }

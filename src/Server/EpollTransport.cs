@@ -33,6 +33,18 @@ internal sealed class EpollTransport : IServerTransport
     public void Start(Socket listener, IConnectionAdmission admission)
     {
         _admission = admission;
+
+        // One pool per loop: a connection keeps its loop in every life, so whatever of its old life
+        // is still queued there is checked by that loop's thread, the one that recycles it.
+        foreach (var loop in _loops)
+        {
+            var owner = loop;
+            loop.Pool = new ConnectionPool<EpollConnection>(
+                () => new EpollConnection(admission.Server, admission.Settings, owner),
+                ConnectionPool<EpollConnection>.MaxRetained / _loops.Length,
+                admission.PoolConnections);
+        }
+
         listener.Blocking = false;
 
         // Linux (and gVisor) copy TCP_NODELAY from the listener to each accepted socket, which
@@ -99,7 +111,8 @@ internal sealed class EpollTransport : IServerTransport
             }
 
             var loop = _loops[_nextLoop++ % _loops.Length];
-            var connection = new EpollConnection(admission.Server, admission.Settings, fd, loop);
+            var connection = loop.Pool!.Rent();
+            connection.Open(fd);
             admission.Admit(connection);
             loop.Add(connection);
         }

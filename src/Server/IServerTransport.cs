@@ -39,6 +39,9 @@ internal interface IConnectionAdmission
     /// <summary>What every connection needs from the options.</summary>
     ConnectionSettings Settings { get; }
 
+    /// <summary>Whether closed connections are kept for reuse (<see cref="TcpStoreServerOptions.PoolConnections"/>; never with a store engine).</summary>
+    bool PoolConnections { get; }
+
     /// <summary>Whether a connection accepted now may be served.</summary>
     Admission Check();
 

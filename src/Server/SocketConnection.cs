@@ -21,14 +21,23 @@ internal sealed class SocketConnection : Connection, IThreadPoolWorkItem
     // restarts the send timeout and may resume reading) is seen while a large buffer drains.
     private const int SendSlice = 64 * 1024;
 
-    private readonly Socket _socket;
+    private readonly ConnectionPool<SocketConnection>? _pool;
+    private Socket _socket = null!;
     private TaskCompletionSource? _resumed;
     private int _flushQueued;
 
-    public SocketConnection(TcpStoreServer server, ConnectionSettings settings, Socket socket)
+    /// <summary>Creates a connection with no socket yet (see <see cref="Open"/>); it goes back to <paramref name="pool"/> when its receive loop ends.</summary>
+    public SocketConnection(TcpStoreServer server, ConnectionSettings settings, ConnectionPool<SocketConnection>? pool)
         : base(server, settings)
     {
+        _pool = pool;
+    }
+
+    /// <summary>Takes an accepted socket (a new or reset connection, before <see cref="RunAsync"/>).</summary>
+    public void Open(Socket socket)
+    {
         _socket = socket;
+        Opened();
     }
 
     public override string Peer
@@ -156,12 +165,27 @@ internal sealed class SocketConnection : Connection, IThreadPoolWorkItem
         Close(reason, detail);
         // Only the receive loop uses the input buffer, so only it returns the buffer to the pool.
         ReturnInput();
+
+        // Nothing of this receive loop runs for the connection any more; the pool keeps it unless a
+        // send or a flush of it is still under way.
+        _pool?.Return(this);
     }
 
     void IThreadPoolWorkItem.Execute()
     {
+        // Read before the flag is cleared: while it is set the connection is not reused, so this is
+        // the life the flush was queued for, and Flush checks it again under the send lock.
+        var generation = Generation;
         Volatile.Write(ref _flushQueued, 0);
-        Flush();
+        Flush(generation);
+    }
+
+    protected override bool HasScheduledWork => Volatile.Read(ref _flushQueued) != 0;
+
+    protected override void ResetTransport()
+    {
+        _socket = null!;
+        _resumed = null;
     }
 
     protected override void ScheduleFlush()

@@ -9,10 +9,17 @@ namespace TcpStore.Server;
 internal sealed class SocketsTransport : IServerTransport
 {
     private readonly CancellationTokenSource _stopping = new();
+    private ConnectionPool<SocketConnection>? _pool;
     private Task? _acceptLoop;
 
     public void Start(Socket listener, IConnectionAdmission admission)
     {
+        ConnectionPool<SocketConnection>? pool = null;
+        pool = new ConnectionPool<SocketConnection>(
+            () => new SocketConnection(admission.Server, admission.Settings, admission.PoolConnections ? pool : null),
+            ConnectionPool<SocketConnection>.MaxRetained,
+            admission.PoolConnections);
+        _pool = pool;
         _acceptLoop = Task.Run(() => AcceptLoopAsync(listener, admission), CancellationToken.None);
     }
 
@@ -72,7 +79,8 @@ internal sealed class SocketsTransport : IServerTransport
                 continue;
             }
 
-            var connection = new SocketConnection(admission.Server, admission.Settings, socket);
+            var connection = _pool!.Rent();
+            connection.Open(socket);
             admission.Admit(connection);
             if (_stopping.IsCancellationRequested)
             {

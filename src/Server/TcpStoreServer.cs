@@ -225,12 +225,13 @@ public sealed partial class TcpStoreServer : IAsyncDisposable, IConnectionAdmiss
         var timeout = (long)_options.SendTimeout.TotalMilliseconds;
         foreach (var pair in _connections)
         {
-            var since = pair.Key.StalledSince;
+            var connection = pair.Key;
+            var generation = connection.Generation;
+            var since = connection.StalledSince;
             if (since != 0 && now - since >= timeout)
             {
-                var connection = pair.Key;
                 var unsent = connection.UnsentBytes();
-                connection.Close(CloseReason.SendTimeout, $"no send progress for {(now - since) / 1000.0:0.#} s, {unsent} bytes unsent");
+                connection.Close(generation, CloseReason.SendTimeout, $"no send progress for {(now - since) / 1000.0:0.#} s, {unsent} bytes unsent");
             }
         }
     }
@@ -306,6 +307,9 @@ public sealed partial class TcpStoreServer : IAsyncDisposable, IConnectionAdmiss
     TcpStoreServer IConnectionAdmission.Server => this;
 
     ConnectionSettings IConnectionAdmission.Settings => _settings!;
+
+    // An engine may complete a request after its connection closed, so its sessions are never reused.
+    bool IConnectionAdmission.PoolConnections => _options.PoolConnections && _options.Engine is null;
 
     // Both transports: while replies drain at stop, new connections are closed as they arrive;
     // past --max-connections they are closed too.

@@ -83,6 +83,14 @@ public sealed class TcpStoreServerOptions
     /// </summary>
     public LegacyProtocol LegacyProtocol { get; set; } = LegacyProtocol.Torch113;
 
+    /// <summary>
+    /// Whether closed connections (the connection object and its session) are reset and kept for the
+    /// next accepted connection instead of made again for each one (default true; at most 1,024 kept,
+    /// see docs/performance.md). False is an escape hatch, and the baseline of the accept benchmark.
+    /// Connections served by a store <see cref="Engine"/> are never pooled.
+    /// </summary>
+    public bool PoolConnections { get; set; } = true;
+
     /// <summary>How connections are driven: .NET's socket engine, or our own epoll loops (Linux x86-64).</summary>
     public ServerTransport Transport { get; set; } = ServerTransport.Epoll;
 

@@ -84,6 +84,17 @@ public sealed class SessionStats
 
     internal void OnSent(long bytes) => BytesOut += bytes;
 
+    // A pooled connection's session starts its next connection from zero.
+    internal void Reset()
+    {
+        Array.Clear(_requests);
+        BytesIn = 0;
+        BytesOut = 0;
+        LastRequestTicks = 0;
+        LastRankKeyHash = 0;
+        RendezvousCompareSets = 0;
+    }
+
     /// <summary>Whether <paramref name="key"/> is torchrun's rendezvous state key (<c>[/]torch.rendezvous.&lt;run_id&gt;</c>).</summary>
     public static bool IsRendezvousStateKey(ReadOnlySpan<byte> key)
     {
