@@ -53,7 +53,7 @@ public static class SessionHarness
         // Under a small output budget the same stream either runs identically or is cut off with
         // BufferLimit, having sent a prefix of the same replies and never more than the budget at once.
         var budgeted = Replay(data, split: true, outputBudget: OutputBudget, legacy);
-        if (budgeted.Error == ProtocolError.BufferLimit)
+        if (budgeted.Error == SessionFault.BufferLimit)
         {
             FuzzInvariantException.Check(whole.Replies.AsSpan().StartsWith(budgeted.Replies), "replies before a BufferLimit close differ from the unbudgeted run");
         }
@@ -64,7 +64,7 @@ public static class SessionHarness
     }
 
     /// <summary>What one replay produced.</summary>
-    private sealed record Transcript(byte[] Replies, ProtocolError Error, int Requests, byte[] BystanderReplies);
+    private sealed record Transcript(byte[] Replies, SessionError Error, int Requests, byte[] BystanderReplies);
 
     private static Transcript Replay(ReadOnlySpan<byte> data, bool split, long outputBudget, LegacyProtocol legacy)
     {
@@ -81,7 +81,7 @@ public static class SessionHarness
         var replies = new MemoryStream();
         var pending = new List<byte>();
         long needed = 0;
-        var error = ProtocolError.None;
+        var error = SessionError.None;
         var requests = 0;
         var chunks = new Chunker(data, split);
         while (error == ProtocolError.None && chunks.Next(out var chunk))

@@ -1,6 +1,9 @@
 namespace TcpStore.Codec;
 
-/// <summary>Why a byte stream can never become a valid request. Each one closes the connection.</summary>
+/// <summary>
+/// Why a byte stream can never become a valid request. Each one closes the connection. Reasons that
+/// are not in the bytes (a buffer limit, a failing store engine) are the session's: see TcpStore.Core.SessionFault.
+/// </summary>
 public enum ProtocolError
 {
     /// <summary>No error.</summary>
@@ -19,8 +22,4 @@ public enum ProtocolError
     RepeatedValidate,
     /// <summary>ADD on a value that is not a decimal integer (C stoll semantics), or that overflows.</summary>
     NonNumericAdd,
-    /// <summary>The connection buffered more than its per-connection limit (unread input plus unsent output).</summary>
-    BufferLimit,
-    /// <summary>The store engine (for example the etcd cluster) could not answer correctly; the connection is closed rather than answered wrongly.</summary>
-    EngineUnavailable,
 }

@@ -27,11 +27,11 @@ public interface IStoreEngine
     /// Where the reply bytes go; the session owns it and reads it only after the returned task completes.
     /// </param>
     /// <returns>
-    /// <see cref="ProtocolError.None"/>, a protocol error that closes the connection (for example
-    /// <see cref="ProtocolError.NonNumericAdd"/>), or <see cref="ProtocolError.EngineUnavailable"/>
+    /// <see cref="SessionError.None"/>, a protocol error that closes the connection (for example
+    /// <see cref="ProtocolError.NonNumericAdd"/>), or <see cref="SessionFault.EngineUnavailable"/>
     /// when the engine could not give a correct answer.
     /// </returns>
-    ValueTask<ProtocolError> ExecuteAsync(ref Request request, Session session, PooledBufferWriter reply);
+    ValueTask<SessionError> ExecuteAsync(ref Request request, Session session, PooledBufferWriter reply);
 
     /// <summary>The connection is gone: forget its pending wait, if any.</summary>
     void Retire(Session session);

@@ -37,7 +37,7 @@ internal sealed class OutputBudget(PooledBufferWriter inner) : IBufferWriter<byt
     }
 }
 
-/// <summary>A reply would exceed the session's output budget; the connection is closed with <see cref="ProtocolError.BufferLimit"/>.</summary>
+/// <summary>A reply would exceed the session's output budget; the connection is closed with <see cref="SessionFault.BufferLimit"/>.</summary>
 internal sealed class OutputBudgetExceededException : Exception
 {
     public OutputBudgetExceededException()

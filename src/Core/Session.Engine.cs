@@ -52,10 +52,10 @@ public sealed partial class Session
 
     /// <summary>
     /// The error that ended the asynchronous path (a protocol error found after a later completion,
-    /// or the engine failing); <see cref="ProtocolError.None"/> otherwise. The transport closes the
+    /// or the engine failing); <see cref="SessionError.None"/> otherwise. The transport closes the
     /// connection once the replies before it are sent.
     /// </summary>
-    public ProtocolError EngineError => (ProtocolError)Volatile.Read(ref _engineError);
+    public SessionError EngineError => SessionError.FromCode(Volatile.Read(ref _engineError));
 
     /// <summary>Whether a request is outstanding in the engine or received input waits to be parsed.</summary>
     public bool HasEngineWork
@@ -97,7 +97,7 @@ public sealed partial class Session
 
             if ((long)EngineInput.WrittenCount + input.Length > MaxPendingOutputBytes)
             {
-                return new SessionResult(input.Length, ProtocolError.BufferLimit, 0, 0);
+                return new SessionResult(input.Length, SessionFault.BufferLimit, 0, 0);
             }
 
             input.CopyTo(EngineInput.GetSpan(input.Length));
@@ -112,7 +112,7 @@ public sealed partial class Session
 
         // Runs synchronously up to the first request that the engine cannot answer at once.
         var run = RunEngineAsync();
-        var error = run.IsCompleted ? EngineError : ProtocolError.None;
+        var error = run.IsCompleted ? EngineError : SessionError.None;
         return new SessionResult(input.Length, error, 0, 0);
     }
 
@@ -121,8 +121,8 @@ public sealed partial class Session
         var wentAsync = false;
         while (true)
         {
-            ValueTask<ProtocolError> pending;
-            var error = ProtocolError.None;
+            ValueTask<SessionError> pending;
+            var error = SessionError.None;
             lock (EngineLock)
             {
                 if (!TryStartNext(out pending, ref error))
@@ -131,7 +131,7 @@ public sealed partial class Session
                     EngineReply.Release();
                     if (error != ProtocolError.None)
                     {
-                        Volatile.Write(ref _engineError, (int)error);
+                        Volatile.Write(ref _engineError, error.ToCode());
                         EngineInput.Release();
                         EngineParsed = 0;
                     }
@@ -164,14 +164,14 @@ public sealed partial class Session
             catch (Exception)
             {
                 // The engine reports its own failures as EngineUnavailable; anything thrown is the same.
-                error = ProtocolError.EngineUnavailable;
+                error = SessionFault.EngineUnavailable;
             }
 
             if (error != ProtocolError.None)
             {
                 lock (EngineLock)
                 {
-                    Volatile.Write(ref _engineError, (int)error);
+                    Volatile.Write(ref _engineError, error.ToCode());
                     EngineBusy = false;
                     EngineReply.Release();
                     EngineInput.Release();
@@ -205,7 +205,7 @@ public sealed partial class Session
 
     // Caller holds EngineLock. Parses one request and starts it; false when there is none (input
     // exhausted or incomplete, or a protocol error, which is left in error).
-    private bool TryStartNext(out ValueTask<ProtocolError> pending, ref ProtocolError error)
+    private bool TryStartNext(out ValueTask<SessionError> pending, ref SessionError error)
     {
         pending = default;
         var input = EngineInput.WrittenSpan[EngineParsed..];
@@ -242,12 +242,12 @@ public sealed partial class Session
             }
 
             _validated = true;
-            pending = ValueTask.FromResult(ProtocolError.None);
+            pending = ValueTask.FromResult(SessionError.None);
         }
         else if (request.Type == QueryType.Ping)
         {
             EngineReply.WriteUInt32(request.Word);
-            pending = ValueTask.FromResult(ProtocolError.None);
+            pending = ValueTask.FromResult(SessionError.None);
         }
         else if (request.Type == QueryType.Validate)
         {
@@ -262,7 +262,7 @@ public sealed partial class Session
             }
             catch (Exception)
             {
-                pending = ValueTask.FromResult(ProtocolError.EngineUnavailable);
+                pending = ValueTask.FromResult<SessionError>(SessionFault.EngineUnavailable);
             }
         }
 
@@ -281,7 +281,7 @@ public sealed partial class Session
             {
                 if (_output.WrittenCount + _idleWakes + (long)EngineReply.WrittenCount > MaxPendingOutputBytes)
                 {
-                    Volatile.Write(ref _engineError, (int)ProtocolError.BufferLimit);
+                    Volatile.Write(ref _engineError, SessionError.FromSessionFault(SessionFault.BufferLimit).ToCode());
                     fits = false;
                 }
                 else

@@ -29,7 +29,7 @@ public sealed partial class Session
 
     /// <summary>
     /// Whether WATCH_KEY notifications for this connection outgrew <see cref="MaxPendingOutputBytes"/>;
-    /// the transport then closes it with <see cref="ProtocolError.BufferLimit"/> (a notification is never silently dropped
+    /// the transport then closes it with <see cref="SessionFault.BufferLimit"/> (a notification is never silently dropped
     /// from a connection that stays open).
     /// </summary>
     public bool UnsolicitedOverflowed => _unsolicitedOverflow;
@@ -129,7 +129,7 @@ public sealed partial class Session
         }
     }
 
-    private ProtocolError ExecuteLegacy(ref Request request, IBufferWriter<byte> reply)
+    private SessionError ExecuteLegacy(ref Request request, IBufferWriter<byte> reply)
     {
         if (_table == LegacyProtocol.Torch113 && IsWaiting)
         {
@@ -142,7 +142,7 @@ public sealed partial class Session
         if (request.Type != QueryType.WatchKey)
         {
             var error = Execute(ref request, reply);
-            return error == ProtocolError.None && _unsolicitedOverflow ? ProtocolError.BufferLimit : error;
+            return error == ProtocolError.None && _unsolicitedOverflow ? SessionFault.BufferLimit : (SessionError)error;
         }
 
         // Register before replying: a change linearized after the reply must be notified.

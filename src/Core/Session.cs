@@ -61,7 +61,7 @@ public sealed partial class Session : Waiter, IDisposable
 
     /// <summary>
     /// Most bytes of replies the session may hold unsent (default 1 GiB). A request whose reply
-    /// would go past it is not answered; <see cref="Process"/> reports <see cref="ProtocolError.BufferLimit"/>.
+    /// would go past it is not answered; <see cref="Process"/> reports <see cref="SessionFault.BufferLimit"/>.
     /// </summary>
     public long MaxPendingOutputBytes { get; set; } = 1L << 30;
 
@@ -120,7 +120,7 @@ public sealed partial class Session : Waiter, IDisposable
         }
 
         var reader = new RequestReader(input, _limits, _table);
-        var error = ProtocolError.None;
+        var error = SessionError.None;
         var requests = 0;
         long needed = 0;
         try
@@ -130,7 +130,7 @@ public sealed partial class Session : Waiter, IDisposable
                 // Judge the command byte before waiting for the rest of its frame: an unvalidated peer
                 // must not get to park a partial (up to 8 MiB) request, and a stray VALIDATE is final.
                 error = CheckCommandByte(reader.Remaining);
-                if (error != ProtocolError.None)
+                if (!error.IsNone)
                 {
                     break;
                 }
@@ -150,7 +150,7 @@ public sealed partial class Session : Waiter, IDisposable
 
                 DrainWakes();
                 error = Execute(ref request);
-                if (error != ProtocolError.None)
+                if (!error.IsNone)
                 {
                     break;
                 }
@@ -375,7 +375,7 @@ public sealed partial class Session : Waiter, IDisposable
         Owner?.OnWakeWhileIdle();
     }
 
-    private ProtocolError Execute(ref Request request)
+    private SessionError Execute(ref Request request)
     {
         if (!_validated)
         {
@@ -396,7 +396,7 @@ public sealed partial class Session : Waiter, IDisposable
         {
             // The connection is closed for it; replies already produced in this call are dropped with it.
             _replies.Clear();
-            return ProtocolError.BufferLimit;
+            return SessionFault.BufferLimit;
         }
     }
 

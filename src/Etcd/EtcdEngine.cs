@@ -71,7 +71,7 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public ValueTask<ProtocolError> ExecuteAsync(ref Request request, Session session, PooledBufferWriter reply)
+    public ValueTask<SessionError> ExecuteAsync(ref Request request, Session session, PooledBufferWriter reply)
     {
         ArgumentNullException.ThrowIfNull(session);
         var connection = session.EngineTag as EtcdConnection;
@@ -86,11 +86,11 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
             // Purely local: a wake-up that won the race is already in the output, before this reply.
             CancelWait(connection);
             reply.WriteByte(Protocol.WaitCanceled);
-            return ValueTask.FromResult(ProtocolError.None);
+            return ValueTask.FromResult(SessionError.None);
         }
 
         var copy = EtcdRequest.Copy(ref request);
-        return new ValueTask<ProtocolError>(RunAsync(copy, session, connection, reply));
+        return new ValueTask<SessionError>(RunAsync(copy, session, connection, reply));
     }
 
     /// <inheritdoc />
@@ -120,7 +120,7 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
         _cluster.Dispose();
     }
 
-    private async Task<ProtocolError> RunAsync(EtcdRequest request, Session session, EtcdConnection connection, PooledBufferWriter reply)
+    private async Task<SessionError> RunAsync(EtcdRequest request, Session session, EtcdConnection connection, PooledBufferWriter reply)
     {
         try
         {
@@ -135,12 +135,12 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
         catch (EtcdUnavailableException error)
         {
             _logger.LogWarning("{Command} failed, closing the connection: {Error}", request.Type, error.Message);
-            return ProtocolError.EngineUnavailable;
+            return SessionFault.EngineUnavailable;
         }
         catch (Grpc.Core.RpcException error)
         {
             _logger.LogWarning("{Command} failed, closing the connection: {Error}", request.Type, error.Status.Detail);
-            return ProtocolError.EngineUnavailable;
+            return SessionFault.EngineUnavailable;
         }
     }
 

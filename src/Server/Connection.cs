@@ -245,8 +245,12 @@ internal abstract partial class Connection : ISessionOwner
     /// <summary>The transport's own per-connection fields back to new (called under the send lock).</summary>
     protected abstract void ResetTransport();
 
-    /// <summary>The transport gave this (new or reset) connection its socket: it is shown as a new connection.</summary>
-    protected void Opened() => StartInspection();
+    /// <summary>The transport gave this (new or reset) connection its socket: it is open, and shown as a new connection.</summary>
+    protected void Opened()
+    {
+        StartInspection();
+        Volatile.Write(ref _closed, 0);
+    }
 
     // Clears every per-connection field and starts the next life.
     private void ResetForReuse()
@@ -269,7 +273,9 @@ internal abstract partial class Connection : ISessionOwner
             _sendPending = false;
             _readPaused = false;
             Session.Reset();
-            Volatile.Write(ref _closed, 0);
+
+            // It stays closed while pooled: a late Close from a thread that found it in its last
+            // life (a stopping server's list of connections) does nothing. Opened reopens it.
         }
     }
 
@@ -358,7 +364,7 @@ internal abstract partial class Connection : ISessionOwner
         {
             result = Session.Process(scratch[..count]);
             var rest = count - result.Consumed;
-            if (rest > 0 && result.Error == ProtocolError.None)
+            if (rest > 0 && result.Error.IsNone)
             {
                 KeepPartial(scratch.Slice(result.Consumed, rest));
             }
@@ -378,7 +384,7 @@ internal abstract partial class Connection : ISessionOwner
         }
 
         Flush();
-        if (result.Error != ProtocolError.None)
+        if (!result.Error.IsNone)
         {
             reason = ServerMetrics.ToCloseReason(result.Error);
             detail = $"after {result.Requests} requests";
@@ -541,7 +547,7 @@ internal abstract partial class Connection : ISessionOwner
     private void CloseIfEngineFailed()
     {
         var error = Session.EngineError;
-        if (error != ProtocolError.None)
+        if (!error.IsNone)
         {
             Close(ServerMetrics.ToCloseReason(error), "store engine: " + error);
         }

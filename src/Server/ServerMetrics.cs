@@ -101,7 +101,14 @@ public sealed class ServerMetrics : IDisposable
         return string.Join(' ', parts);
     }
 
-    internal static CloseReason ToCloseReason(TcpStore.Codec.ProtocolError error) => error switch
+    internal static CloseReason ToCloseReason(TcpStore.Core.SessionError error) => error.Fault switch
+    {
+        TcpStore.Core.SessionFault.BufferLimit => CloseReason.BufferLimit,
+        TcpStore.Core.SessionFault.EngineUnavailable => CloseReason.EngineUnavailable,
+        _ => ToCloseReason(error.Protocol),
+    };
+
+    private static CloseReason ToCloseReason(TcpStore.Codec.ProtocolError error) => error switch
     {
         TcpStore.Codec.ProtocolError.NotValidated => CloseReason.NotValidated,
         TcpStore.Codec.ProtocolError.RepeatedValidate => CloseReason.RepeatedValidate,
@@ -110,8 +117,6 @@ public sealed class ServerMetrics : IDisposable
         TcpStore.Codec.ProtocolError.ValueTooLong => CloseReason.ValueTooLong,
         TcpStore.Codec.ProtocolError.TooManyKeys => CloseReason.TooManyKeys,
         TcpStore.Codec.ProtocolError.NonNumericAdd => CloseReason.NonNumericAdd,
-        TcpStore.Codec.ProtocolError.BufferLimit => CloseReason.BufferLimit,
-        TcpStore.Codec.ProtocolError.EngineUnavailable => CloseReason.EngineUnavailable,
         _ => throw new UnreachableException(error.ToString()),
     };
 }

@@ -197,6 +197,9 @@ public sealed partial class TcpStoreServer : IAsyncDisposable, IConnectionAdmiss
         }
     }
 
+    /// <summary>The open connections (for tests).</summary>
+    internal ICollection<Connection> OpenConnections => _connections.Keys;
+
     /// <summary>Bytes of buffers all connections hold now (see <see cref="Connection.HeldBytes"/>).</summary>
     internal long HeldBytes()
     {

@@ -69,9 +69,9 @@ public sealed class SessionEngineTests
         await Task.Run(() => engine.Fail());
         await woken.Task.WaitAsync(TimeSpan.FromSeconds(10));
 
-        Assert.Equal(ProtocolError.EngineUnavailable, session.EngineError);
+        Assert.Equal(SessionFault.EngineUnavailable, session.EngineError.Fault);
         Assert.Equal(1, engine.Started);
-        Assert.Equal(ProtocolError.EngineUnavailable, session.Process(Replies.Encode(WireRequest.Ping(1))).Error);
+        Assert.Equal(SessionFault.EngineUnavailable, session.Process(Replies.Encode(WireRequest.Ping(1))).Error.Fault);
     }
 
     [Fact]
@@ -86,30 +86,30 @@ public sealed class SessionEngineTests
 
     private sealed class ManualEngine : IStoreEngine
     {
-        private readonly ConcurrentQueue<(TaskCompletionSource<ProtocolError> Done, PooledBufferWriter Reply)> _pending = new();
+        private readonly ConcurrentQueue<(TaskCompletionSource<SessionError> Done, PooledBufferWriter Reply)> _pending = new();
         private int _started;
 
         public int Started => Volatile.Read(ref _started);
 
-        public ValueTask<ProtocolError> ExecuteAsync(ref Request request, Session session, PooledBufferWriter reply)
+        public ValueTask<SessionError> ExecuteAsync(ref Request request, Session session, PooledBufferWriter reply)
         {
-            var done = new TaskCompletionSource<ProtocolError>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var done = new TaskCompletionSource<SessionError>(TaskCreationOptions.RunContinuationsAsynchronously);
             _pending.Enqueue((done, reply));
             Interlocked.Increment(ref _started);
-            return new ValueTask<ProtocolError>(done.Task);
+            return new ValueTask<SessionError>(done.Task);
         }
 
         public void Complete(ReadOnlySpan<byte> value)
         {
             Assert.True(_pending.TryDequeue(out var call));
             call.Reply.WriteBlob(value);
-            call.Done.SetResult(ProtocolError.None);
+            call.Done.SetResult(SessionError.None);
         }
 
         public void Fail()
         {
             Assert.True(_pending.TryDequeue(out var call));
-            call.Done.SetResult(ProtocolError.EngineUnavailable);
+            call.Done.SetResult(SessionFault.EngineUnavailable);
         }
 
         public void Retire(Session session)

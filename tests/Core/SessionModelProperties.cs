@@ -180,7 +180,7 @@ public sealed class SessionModelProperties
         {
             Assert.True(expectedError == first.Error, $"{step}: first read failed with {first.Error}, model {expectedError}");
             Assert.Equal(executed, first.Requests);
-            return first.Error;
+            return first.Error.Protocol;
         }
 
         Assert.True(wholeInFirst == first.Requests, $"{step}: executed {first.Requests} of {wholeInFirst} whole requests in the first read");
@@ -193,7 +193,7 @@ public sealed class SessionModelProperties
             Assert.Equal(bytes.Length - first.Consumed, second.Consumed);
         }
 
-        return second.Error;
+        return second.Error.Protocol;
     }
 
     private static void CompareOutputs(Session?[] sessions, StoreModel model, Step step)
