@@ -19,7 +19,7 @@ namespace TcpStore.Bench.Micro;
 [MemoryDiagnoser]
 [WarmupCount(3)]
 [IterationCount(8)]
-[InvocationCount(16)]
+[InvocationCount(32)]
 public class AcceptBenchmarks
 {
     private const int Connections = 64;
