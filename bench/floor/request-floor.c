@@ -188,7 +188,6 @@ int main(int argc, char **argv)
     slots = calloc(capacity, sizeof *slots);
     int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);
-    setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on); /* accepted sockets inherit it */
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001) };
     if (bind(l, (void *)&a, sizeof a) || listen(l, 4096)) { perror("listen"); return 1; }
     socklen_t alen = sizeof a;
@@ -212,6 +211,9 @@ int main(int argc, char **argv)
             }
             if (!c) {
                 for (int fd; (fd = accept4(l, NULL, NULL, SOCK_NONBLOCK)) >= 0;) {
+                    /* Set per connection rather than trusting inheritance from the listener: with Nagle
+                     * on, a pipelined reply waits for the peer's delayed ACK. */
+                    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
                     c = calloc(1, sizeof *c); c->fd = fd;
                     struct epoll_event e = { .events = EPOLLIN, .data.ptr = c };
                     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &e);
