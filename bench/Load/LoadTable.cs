@@ -110,7 +110,7 @@ public static class LoadTable
 
         var text = new StringBuilder();
         text.Append(CultureInfo.InvariantCulture, $"{calls.Values.Sum():0.00}:");
-        foreach (var (name, perOp) in calls.OrderByDescending(c => c.Value).Where(c => c.Value >= 0.01).Take(5))
+        foreach (var (name, perOp) in calls.OrderByDescending(c => c.Value).Where(c => c.Value >= 0.005).Take(8))
         {
             text.Append(CultureInfo.InvariantCulture, $" {name} {perOp:0.00}");
         }

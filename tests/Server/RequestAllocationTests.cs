@@ -32,10 +32,12 @@ public sealed class RequestAllocationTests
     // in 24 fails; the slack is for runtime housekeeping on other threads (timers, tiered compilation).
     private const double AllowedBytesPerRequest = 1.0;
 
-    // .NET's own socket engine (the Sockets transport) allocates 24 B per readiness event it hands to
-    // the thread pool, amortized: its event queue is a ConcurrentQueue, whose filled segments are
-    // never reused. Measured 24.0 B per read here; it is not our code, and the epoll transport avoids it.
-    private const int SocketEngineBytesPerRead = 24;
+    // .NET's own socket engine (the Sockets transport) allocates per readiness event it hands to the
+    // thread pool: 24 B per read on average, measured, but in lumps (76-165 KB over the same 3,187
+    // reads from run to run), so process counters cannot hold that transport to zero. Its request
+    // path past the receive is the epoll transport's (Connection, Session), which is held to zero;
+    // for Sockets the bound catches a buffer or more per read, not a single small object.
+    private const int SocketEngineBytesPerRead = 64;
 
     // Kinds that allocate by design, bounded instead: a WAIT on a missing key registers a waiter (and
     // CANCEL_WAIT drops it), and a queue push keeps a copy of its value until it is popped.
@@ -46,15 +48,18 @@ public sealed class RequestAllocationTests
     private static readonly byte[] Value = Enumerable.Range(0, ValueSize).Select(i => (byte)('a' + (i % 26))).ToArray();
 
     /// <summary>Kinds of request, each with the bytes of one (or one pair of) request and the reply size.</summary>
-    public static TheoryData<ServerTransport, string> Cases() => CasesWhere(kind => !AllocatingKinds.Contains(kind));
+    public static TheoryData<ServerTransport, string> Cases() => CasesWhere(kind => !AllocatingKinds.Contains(kind), ServerTransport.Epoll);
+
+    /// <summary>The same kinds on the .NET-sockets transport.</summary>
+    public static TheoryData<ServerTransport, string> SocketsCases() => CasesWhere(kind => !AllocatingKinds.Contains(kind), ServerTransport.Sockets);
 
     /// <summary>The kinds that allocate by design.</summary>
-    public static TheoryData<ServerTransport, string> AllocatingCases() => CasesWhere(AllocatingKinds.Contains);
+    public static TheoryData<ServerTransport, string> AllocatingCases() => CasesWhere(AllocatingKinds.Contains, ServerTransport.Epoll, ServerTransport.Sockets);
 
-    private static TheoryData<ServerTransport, string> CasesWhere(Func<string, bool> include)
+    private static TheoryData<ServerTransport, string> CasesWhere(Func<string, bool> include, params ServerTransport[] transports)
     {
         var data = new TheoryData<ServerTransport, string>();
-        foreach (var transport in new[] { ServerTransport.Epoll, ServerTransport.Sockets })
+        foreach (var transport in transports)
         {
             foreach (var kind in Kinds.Keys.Where(include))
             {
@@ -109,9 +114,15 @@ public sealed class RequestAllocationTests
     public async Task A_warm_server_allocates_nothing_per_request(ServerTransport transport, string kind)
     {
         var (server, client) = await MeasureAsync(transport, kind);
-        var allowed = (AllowedBytesPerRequest * Requests) + (transport == ServerTransport.Sockets ? SocketEngineBytesPerRead * Reads : 0);
-        Assert.True(server <= allowed,
-            $"{transport} {kind}: the server allocated {server:N0} B over {Requests:N0} requests in {Reads:N0} reads ({(double)server / Requests:0.00} B each, {allowed:N0} B allowed; client thread {client:N0} B)");
+        AssertAtMost(transport, kind, server, client, AllowedBytesPerRequest * Requests);
+    }
+
+    [Theory]
+    [MemberData(nameof(SocketsCases))]
+    public async Task The_sockets_transport_allocates_no_more_than_the_runtime_socket_engine_per_read(ServerTransport transport, string kind)
+    {
+        var (server, client) = await MeasureAsync(transport, kind);
+        AssertAtMost(transport, kind, server, client, (AllowedBytesPerRequest * Requests) + (SocketEngineBytesPerRead * Reads));
     }
 
     [Theory]
@@ -119,9 +130,12 @@ public sealed class RequestAllocationTests
     public async Task Requests_that_allocate_by_design_allocate_a_bounded_amount(ServerTransport transport, string kind)
     {
         var (server, client) = await MeasureAsync(transport, kind);
-        Assert.True(server <= AllowedBytesPerAllocatingRequest * Requests,
-            $"{transport} {kind}: the server allocated {server:N0} B over {Requests:N0} requests ({(double)server / Requests:0.00} B each; client thread {client:N0} B)");
+        AssertAtMost(transport, kind, server, client, (AllowedBytesPerAllocatingRequest * Requests) + (transport == ServerTransport.Sockets ? SocketEngineBytesPerRead * Reads : 0));
     }
+
+    private static void AssertAtMost(ServerTransport transport, string kind, long server, long client, double allowed) =>
+        Assert.True(server <= allowed,
+            $"{transport} {kind}: the server allocated {server:N0} B over {Requests:N0} requests in {Reads:N0} reads ({(double)server / Requests:0.00} B each, {allowed:N0} B allowed; client thread {client:N0} B)");
 
     // Bytes the process allocated while a warm server answered the case's requests, less the client thread's own.
     private static async Task<(long Server, long Client)> MeasureAsync(ServerTransport transport, string kind)
