@@ -2,7 +2,7 @@
 # Server CPU time per request, split into user and kernel (sys) time, for our server and PyTorch's
 # libuv server side by side: each pinned to CPU 0, stload pinned to CPU 1, alternating rounds.
 # The utime/stime deltas of the server process (/proc/PID/stat) over a timed stload run, divided by
-# the requests it completed. `perf` cannot sample inside gVisor; this is the profile that works here.
+# the requests it completed. `bench load` now prints the same per row (and GCs, and syscalls with --syscalls).
 # Usage (repo root, after `dotnet build -c Release src/Cli` and building stload):
 #   STLOAD=/path/to/stload bench/cpu-per-op.sh [rounds] ["op conns depth" ...]
 set -u

@@ -15,7 +15,7 @@ public static class LoadCommand
     public static Command Create()
     {
         var workloads = new Option<string>("--workloads") { Description = "Space-separated op:connections:depth rows (op: get|set|add|mixed).", DefaultValueFactory = _ => Workload.DefaultTable };
-        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), libuv, legacy.", DefaultValueFactory = _ => "ours,libuv" };
+        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), libuv, legacy, floor (bench/floor/request-floor.c, built with cc).", DefaultValueFactory = _ => "ours,floor,libuv" };
         var target = new Option<string?>("--target") { Description = "Measure an already running server at host:port instead of starting any." };
         var seconds = new Option<double>("--seconds") { Description = "Timed phase per run.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "Warm-up per run (not counted).", DefaultValueFactory = _ => 1 };
@@ -24,17 +24,19 @@ public static class LoadCommand
         var valueSize = new Option<int>("--value-size") { Description = "Value size in bytes.", DefaultValueFactory = _ => 64 };
         var getRatio = new Option<double>("--get-ratio") { Description = "Share of GETs in the mixed workload.", DefaultValueFactory = _ => 0.8 };
         var noPin = new Option<bool>("--no-pin") { Description = "Do not pin servers to CPU 0 and the load to CPU 1." };
+        var serverWarmup = new Option<double>("--server-warmup") { Description = "Seconds of every row on every server before the first measured round (not counted), so .NET's tiered JIT has compiled every request path of ours before any round measures it.", DefaultValueFactory = _ => 1 };
+        var syscalls = new Option<bool>("--syscalls") { Description = "Count each server's system calls per request with strace -c -f (slows the traced runs down: their throughput means nothing)." };
         var engine = LoadEngineOption.Create();
 
         var command = new Command("load", "Closed-loop throughput and latency of our server against PyTorch's, side by side.")
         {
-            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine,
+            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine, syscalls, serverWarmup,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
             var rows = parse.GetValue(workloads)!.Split(' ', StringSplitOptions.RemoveEmptyEntries)
                 .Select(w => Workload.Parse(w, parse.GetValue(keys), parse.GetValue(valueSize), parse.GetValue(getRatio))).ToList();
-            var settings = new RunSettings(TimeSpan.FromSeconds(parse.GetValue(warmup)), TimeSpan.FromSeconds(parse.GetValue(seconds)), Math.Max(1, parse.GetValue(rounds)), !parse.GetValue(noPin), LoadEngineOption.Check(parse.GetValue(engine)));
+            var settings = new RunSettings(TimeSpan.FromSeconds(parse.GetValue(warmup)), TimeSpan.FromSeconds(parse.GetValue(seconds)), Math.Max(1, parse.GetValue(rounds)), !parse.GetValue(noPin), LoadEngineOption.Check(parse.GetValue(engine)), parse.GetValue(syscalls), TimeSpan.FromSeconds(parse.GetValue(serverWarmup)));
             var targetText = parse.GetValue(target);
             if (targetText is not null)
             {
@@ -47,7 +49,7 @@ public static class LoadCommand
         return command;
     }
 
-    private sealed record RunSettings(TimeSpan Warmup, TimeSpan Duration, int Rounds, bool Pin, LoadEngine Engine);
+    private sealed record RunSettings(TimeSpan Warmup, TimeSpan Duration, int Rounds, bool Pin, LoadEngine Engine, bool Syscalls, TimeSpan ServerWarmup);
 
     private static async Task<int> MeasureTargetAsync(IPEndPoint endPoint, List<Workload> rows, RunSettings settings, CancellationToken cancellationToken)
     {
@@ -79,14 +81,31 @@ public static class LoadCommand
                     "ours-sockets" => (ServerKind.Ours, true),
                     "libuv" => (ServerKind.LibUv, false),
                     "legacy" => (ServerKind.Legacy, false),
-                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, libuv, legacy)"),
+                    "floor" => (ServerKind.RequestFloor, false),
+                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, libuv, legacy, floor)"),
                 };
-                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken).ConfigureAwait(false));
+                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken, probe: true).ConfigureAwait(false));
                 Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}");
             }
 
             PinSelf(settings);
             Console.WriteLine($"# {settings.Rounds} rounds x {settings.Duration.TotalSeconds:0.#} s (+{settings.Warmup.TotalSeconds:0.#} s warm-up) per server and workload, servers alternating, {settings.Engine.ToString().ToLowerInvariant()} engine; machine load {LoadAverage()}");
+            if (settings.ServerWarmup > TimeSpan.Zero)
+            {
+                // A fresh .NET server runs its first requests of each kind in unoptimized code and
+                // compiles the optimized code in the background (seen as 10-18 % of its CPU in libclrjit
+                // during a first round); one pass over every row first keeps that out of every round.
+                Console.WriteLine($"# warm-up pass: every row on every server for {settings.ServerWarmup.TotalSeconds:0.#} s, not counted");
+                foreach (var row in rows)
+                {
+                    var catalog = RequestCatalog.Build(row);
+                    foreach (var server in started)
+                    {
+                        _ = await LoadRunner.RunAsync(server.EndPoint, row, catalog, TimeSpan.Zero, settings.ServerWarmup, settings.Engine, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            }
+
             var table = new List<(Workload Row, LoadResult[] Median)>();
             foreach (var row in rows)
             {
@@ -98,7 +117,9 @@ public static class LoadCommand
                     var order = Enumerable.Range(0, started.Count);
                     foreach (var s in r % 2 == 0 ? order : order.Reverse())
                     {
-                        var result = await LoadRunner.RunAsync(started[s].EndPoint, row, catalog, settings.Warmup, settings.Duration, settings.Engine, cancellationToken).ConfigureAwait(false);
+                        var hook = new ServerCostHook(started[s], settings.Syscalls);
+                        var result = await LoadRunner.RunAsync(started[s].EndPoint, row, catalog, settings.Warmup, settings.Duration, settings.Engine, cancellationToken, hook).ConfigureAwait(false);
+                        result = result with { Cost = hook.Cost(result.Completed) };
                         results[s].Add(result);
                         Console.WriteLine(FormatRun(row, started[s].Name, r, result));
                     }
@@ -107,7 +128,8 @@ public static class LoadCommand
                 table.Add((row, results.Select(Median).ToArray()));
             }
 
-            PrintTable(started.Select(s => s.Name).ToList(), table);
+            Console.WriteLine($"# machine load at the end {LoadAverage()}");
+            LoadTable.Print(started.Select(s => s.Name).ToList(), table);
             return 0;
         }
         finally
@@ -132,40 +154,15 @@ public static class LoadCommand
         var sorted = runs.OrderBy(r => r.OpsPerSecond).ToList();
         var mid = sorted[sorted.Count / 2];
         var p99 = runs.Select(r => r.P99Ns).Order().ElementAt(runs.Count / 2);
-        return mid with { P99Ns = p99, FailedConnections = runs.Max(r => r.FailedConnections) };
+        return mid with { P99Ns = p99, FailedConnections = runs.Max(r => r.FailedConnections), Cost = LoadTable.MedianCost(runs) };
     }
 
     private static string FormatRun(Workload row, string server, int round, LoadResult r) =>
-        string.Create(CultureInfo.InvariantCulture, $"run {row.Label,-22} {server,-14} round {round + 1}: {r.OpsPerSecond / 1000,8:0.0} kops/s  p50 {Ms(r.P50Ns)}  p99 {Ms(r.P99Ns)}  p999 {Ms(r.P999Ns)}{(r.FailedConnections > 0 ? $"  FAILED connections: {r.FailedConnections} ({r.FirstFailure})" : string.Empty)}");
+        string.Create(CultureInfo.InvariantCulture, $"run {row.Label,-22} {server,-14} round {round + 1}: {r.OpsPerSecond / 1000,8:0.0} kops/s  p50 {Ms(r.P50Ns)}  p99 {Ms(r.P99Ns)}  p999 {Ms(r.P999Ns)}{LoadTable.FormatCost(r.Cost)}{(r.FailedConnections > 0 ? $"  FAILED connections: {r.FailedConnections} ({r.FirstFailure})" : string.Empty)}");
 
-    private static void PrintTable(List<string> names, List<(Workload Row, LoadResult[] Median)> table)
-    {
-        var baseline = names.FindIndex(n => n == "libuv");
-        Console.WriteLine();
-        Console.WriteLine("Medians, thousand ops/s (p99 in ms); ratio = server / libuv:");
-        var header = "| op, conns x depth | " + string.Join(" | ", names.Select(n => baseline >= 0 && n != "libuv" ? $"{n} | ratio" : n)) + " |";
-        Console.WriteLine(header);
-        Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", header.Count(c => c == '|') - 1)));
-        foreach (var (row, medians) in table)
-        {
-            var cells = new List<string>();
-            for (var s = 0; s < names.Count; s++)
-            {
-                cells.Add(string.Create(CultureInfo.InvariantCulture, $"{medians[s].OpsPerSecond / 1000:0} (p99 {Ms(medians[s].P99Ns)}){(medians[s].FailedConnections > 0 ? " ERR" : string.Empty)}"));
-                if (baseline >= 0 && s != baseline)
-                {
-                    var b = medians[baseline].OpsPerSecond;
-                    cells.Add(b > 0 ? string.Create(CultureInfo.InvariantCulture, $"{medians[s].OpsPerSecond / b:0.00}x") : "n/a");
-                }
-            }
+    internal static string Ms(long ns) => (ns / 1e6).ToString(ns < 10_000_000 ? "0.00" : "0", CultureInfo.InvariantCulture);
 
-            Console.WriteLine($"| {row.Label} | {string.Join(" | ", cells)} |");
-        }
-    }
-
-    private static string Ms(long ns) => (ns / 1e6).ToString(ns < 10_000_000 ? "0.00" : "0", CultureInfo.InvariantCulture);
-
-    private static string LoadAverage()
+    internal static string LoadAverage()
     {
         try
         {

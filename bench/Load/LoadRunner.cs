@@ -4,13 +4,30 @@ using System.Net;
 namespace TcpStore.Bench.Load;
 
 /// <summary>What one timed run measured.</summary>
-public sealed record LoadResult(double OpsPerSecond, long P50Ns, long P99Ns, long P999Ns, int FailedConnections, string? FirstFailure);
+public sealed record LoadResult(double OpsPerSecond, long P50Ns, long P99Ns, long P999Ns, int FailedConnections, string? FirstFailure)
+{
+    /// <summary>Replies completed in the measured phase.</summary>
+    public long Completed { get; init; }
+
+    /// <summary>The server's cost per request in the measured phase, when the caller sampled it.</summary>
+    public ServerCost? Cost { get; init; }
+}
+
+/// <summary>Called right before the measured phase starts and right after it ends (for server-side counters).</summary>
+public interface IMeasureHook
+{
+    /// <summary>The measured phase is about to start.</summary>
+    Task StartAsync();
+
+    /// <summary>The measured phase just ended.</summary>
+    Task StopAsync();
+}
 
 /// <summary>Runs one workload against one server: connect, populate, warm up, measure, drain, close.</summary>
 public static class LoadRunner
 {
     /// <summary>Measures <paramref name="workload"/> against <paramref name="server"/>, driving the timed loop with <paramref name="engine"/>.</summary>
-    public static async Task<LoadResult> RunAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, TimeSpan warmup, TimeSpan duration, LoadEngine engine, CancellationToken cancellationToken)
+    public static async Task<LoadResult> RunAsync(IPEndPoint server, Workload workload, RequestCatalog catalog, TimeSpan warmup, TimeSpan duration, LoadEngine engine, CancellationToken cancellationToken, IMeasureHook? hook = null)
     {
         ArgumentNullException.ThrowIfNull(workload);
         var phase = new RunPhase();
@@ -42,11 +59,17 @@ public static class LoadRunner
                 ? [EpollLoadEngine.RunAsync(connections, runTimeout.Token)]
                 : connections.Select(c => Task.Run(() => c.RunAsync(runTimeout.Token), CancellationToken.None)).ToArray();
             await Task.Delay(warmup, cancellationToken).ConfigureAwait(false);
+            if (hook is not null)
+            {
+                await hook.StartAsync().ConfigureAwait(false);
+            }
+
             phase.Value = 1;
             var started = Stopwatch.GetTimestamp();
             await Task.Delay(duration, cancellationToken).ConfigureAwait(false);
             phase.Value = 2;
             var elapsed = Stopwatch.GetElapsedTime(started).TotalSeconds;
+            var stopping = hook is null ? Task.CompletedTask : hook.StopAsync();
             await Task.WhenAll(running).ConfigureAwait(false);
 
             var latencies = new LatencyHistogram();
@@ -64,7 +87,8 @@ public static class LoadRunner
                 }
             }
 
-            return new LoadResult(completed / elapsed, latencies.Percentile(0.50), latencies.Percentile(0.99), latencies.Percentile(0.999), failed, firstFailure);
+            await stopping.ConfigureAwait(false);
+            return new LoadResult(completed / elapsed, latencies.Percentile(0.50), latencies.Percentile(0.99), latencies.Percentile(0.999), failed, firstFailure) { Completed = completed };
         }
         finally
         {

@@ -21,6 +21,13 @@ public enum ServerKind
     /// WAIT, PING only), a yardstick for what the sandbox's TCP handshakes cost on their own.
     /// </summary>
     Floor,
+
+    /// <summary>
+    /// bench/floor/request-floor.c: the least any server can do for the load rows (VALIDATE, SET, GET,
+    /// ADD, CHECK, PING): one epoll thread, one recv and one send per ready socket, an open-addressing
+    /// map, no limits. The yardstick of <c>load</c>'s ours / floor ratio.
+    /// </summary>
+    RequestFloor,
 }
 
 /// <summary>A server child process pinned to one core, with its port and resident memory.</summary>
@@ -28,12 +35,19 @@ public sealed class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
-    private ServerProcess(Process process, string name, IPEndPoint endPoint)
+    private ServerProcess(Process process, string name, IPEndPoint endPoint, string? probeFile)
     {
         _process = process;
         Name = name;
         EndPoint = endPoint;
+        ProbeFile = probeFile;
     }
+
+    /// <summary>
+    /// The file our server's probe (<c>StartupHook</c>) writes its GC counts to when signalled; null
+    /// for servers without one.
+    /// </summary>
+    public string? ProbeFile { get; }
 
     /// <summary>
     /// More <c>tcpstore serve</c> arguments for every 'ours' server (barrier's <c>--ours-args</c>), for
@@ -65,9 +79,13 @@ public sealed class ServerProcess : IAsyncDisposable
         return 0;
     }
 
-    /// <summary>Starts a server on an ephemeral port, pinned to <paramref name="cpu"/>, and waits for its listening line.</summary>
-    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool socketsTransport, CancellationToken cancellationToken)
+    /// <summary>
+    /// Starts a server on an ephemeral port, pinned to <paramref name="cpu"/>, and waits for its
+    /// listening line. With <paramref name="probe"/>, our server gets the GC probe (<c>StartupHook</c>).
+    /// </summary>
+    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool socketsTransport, CancellationToken cancellationToken, bool probe = false)
     {
+        string? probeFile = null;
         var start = new ProcessStartInfo
         {
             RedirectStandardInput = true,
@@ -100,11 +118,23 @@ public sealed class ServerProcess : IAsyncDisposable
             {
                 start.ArgumentList.Add(arg);
             }
+
+            if (probe)
+            {
+                probeFile = Path.Combine(Path.GetTempPath(), $"tcpstore-bench-probe-{Environment.ProcessId}-{Guid.NewGuid():N}.txt");
+                start.Environment["DOTNET_STARTUP_HOOKS"] = typeof(ServerProcess).Assembly.Location;
+                start.Environment["TCPSTORE_BENCH_PROBE"] = probeFile;
+            }
         }
         else if (kind == ServerKind.Floor)
         {
             name = "floor (C)";
             AddCommand(start, [Paths.Floor(), "0"]);
+        }
+        else if (kind == ServerKind.RequestFloor)
+        {
+            name = "floor";
+            AddCommand(start, [Paths.Floor("request-floor"), "0"]);
         }
         else
         {
@@ -137,7 +167,7 @@ public sealed class ServerProcess : IAsyncDisposable
             if (line.StartsWith("listening on ", StringComparison.Ordinal))
             {
                 var port = int.Parse(line[(line.LastIndexOf(':') + 1)..], CultureInfo.InvariantCulture);
-                return new ServerProcess(process, name, new IPEndPoint(IPAddress.Loopback, port));
+                return new ServerProcess(process, name, new IPEndPoint(IPAddress.Loopback, port), probeFile);
             }
         }
     }
@@ -162,6 +192,10 @@ public sealed class ServerProcess : IAsyncDisposable
         }
 
         _process.Dispose();
+        if (ProbeFile is not null)
+        {
+            File.Delete(ProbeFile);
+        }
     }
 
     /// <summary>
@@ -245,12 +279,15 @@ public static class Paths
         return ["dotnet", Path.Combine(AppContext.BaseDirectory, "tcpstore.dll")];
     }
 
-    /// <summary>The barrier floor server, compiled on demand with the machine's C compiler.</summary>
-    public static string Floor()
+    /// <summary>
+    /// A floor server of bench/floor (<c>barrier-floor</c> by default, or <c>request-floor</c>),
+    /// compiled on demand with the machine's C compiler.
+    /// </summary>
+    public static string Floor(string name = "barrier-floor")
     {
         var root = RepoRoot();
-        var source = Path.Combine(root, "bench", "floor", "barrier-floor.c");
-        var binary = Path.Combine(root, "bench", "floor", "build", "barrier-floor");
+        var source = Path.Combine(root, "bench", "floor", name + ".c");
+        var binary = Path.Combine(root, "bench", "floor", "build", name);
         if (File.Exists(binary) && File.GetLastWriteTimeUtc(binary) >= File.GetLastWriteTimeUtc(source))
         {
             return binary;
