@@ -38,6 +38,8 @@ public sealed class CliUsageTests
         { ["serve", "--max-buffered-bytes", "10"], "--max-buffered-bytes must be 4096 to" },
         { ["serve", "--host", "nosuch.invalid", "--port", "0"], "--host: cannot resolve 'nosuch.invalid'" },
         { ["serve", "--config", "/nonexistent/tcpstore.json"], "--config: cannot use '/nonexistent/tcpstore.json'" },
+        { ["serve", "--engine", "etcd", "--etcd-endpoints", "https://127.0.0.1:1", "--etcd-cert", "/nonexistent/c.pem"], "--etcd-cert and --etcd-key go together" },
+        { ["serve", "--engine", "etcd", "--etcd-endpoints", "https://127.0.0.1:1", "--etcd-cacert", "/nonexistent/ca.pem"], "--etcd-cacert: no file '/nonexistent/ca.pem'" },
     };
 
     [Theory]
