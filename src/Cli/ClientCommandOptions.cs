@@ -20,6 +20,22 @@ internal sealed class ClientCommandOptions(Func<Stream> openInput)
         CustomParser = ValueParsers.Int32(1, 65535, "a port number, 1-65535"),
     };
 
+    public Option<string[]> Endpoints { get; } = new("--endpoints")
+    {
+        Description = "Several front-ends of one etcd-backed store, as HOST:PORT[,HOST:PORT...] (instead of --host/--port): "
+            + "the first that answers is used, and safe requests move to the next when a connection breaks.",
+        CustomParser = result =>
+        {
+            var items = result.Tokens.SelectMany(t => t.Value.Split(',', StringSplitOptions.TrimEntries)).ToArray();
+            if (items.Length == 0 || items.Any(i => i.Length == 0))
+            {
+                result.AddError($"--endpoints: '{ValueParsers.Text(result)}' is not allowed: HOST:PORT[,HOST:PORT...]");
+            }
+
+            return items;
+        },
+    };
+
     public Option<double> Timeout { get; } = new("--timeout", "-t")
     {
         Description = "Seconds to wait for keys, for a blocking pop and for each reply.",
@@ -44,6 +60,7 @@ internal sealed class ClientCommandOptions(Func<Stream> openInput)
     {
         command.Options.Add(Host);
         command.Options.Add(Port);
+        command.Options.Add(Endpoints);
         command.Options.Add(Timeout);
         command.Options.Add(ConnectTimeout);
         command.Options.Add(Raw);
@@ -51,16 +68,26 @@ internal sealed class ClientCommandOptions(Func<Stream> openInput)
         command.Options.Add(NoPing);
     }
 
-    public TcpStoreClientOptions ToClientOptions(ParseResult parse) => new()
+    public TcpStoreClientOptions ToClientOptions(ParseResult parse)
     {
-        Host = parse.GetValue(Host)!,
-        Port = parse.GetValue(Port),
-        Timeout = TimeSpan.FromSeconds(parse.GetValue(Timeout)),
-        ConnectTimeout = TimeSpan.FromSeconds(parse.GetValue(ConnectTimeout)),
-        KeyPrefix = parse.GetValue(Raw) ? string.Empty : "/",
-        UsePing = !parse.GetValue(NoPing),
-        MaxIdleWaitConnections = 1,
-    };
+        var endpoints = parse.GetValue(Endpoints) ?? [];
+        if (endpoints.Length > 0 && (parse.GetResult(Host) is { Implicit: false } || parse.GetResult(Port) is { Implicit: false }))
+        {
+            throw new UsageException("--endpoints: give either --endpoints or --host/--port, not both");
+        }
+
+        return new()
+        {
+            Endpoints = endpoints,
+            Host = parse.GetValue(Host)!,
+            Port = parse.GetValue(Port),
+            Timeout = TimeSpan.FromSeconds(parse.GetValue(Timeout)),
+            ConnectTimeout = TimeSpan.FromSeconds(parse.GetValue(ConnectTimeout)),
+            KeyPrefix = parse.GetValue(Raw) ? string.Empty : "/",
+            UsePing = !parse.GetValue(NoPing),
+            MaxIdleWaitConnections = 1,
+        };
+    }
 
     /// <summary>A value argument as bytes: hex with <c>--hex</c>, else the UTF-8 text.</summary>
     public byte[] Value(ParseResult parse, string name, string text)

@@ -28,9 +28,11 @@ internal static class ClientCommandRunner
         var output = parse.InvocationConfiguration.Output;
         var error = parse.InvocationConfiguration.Error;
         T input;
+        TcpStoreClientOptions options;
         try
         {
             input = await prepare(parse, cancellationToken).ConfigureAwait(false);
+            options = common.ToClientOptions(parse);
         }
         catch (UsageException ex)
         {
@@ -38,7 +40,6 @@ internal static class ClientCommandRunner
             return ExitCodes.Usage;
         }
 
-        var options = common.ToClientOptions(parse);
         TcpStoreClient client;
         try
         {

@@ -55,6 +55,16 @@ internal static class ServeCommand
             DefaultValueFactory = _ => new EtcdEngineOptions().Prefix,
             HelpName = "prefix",
         };
+        var etcdCa = new Option<FileInfo?>("--etcd-cacert") { Description = "Etcd engine: PEM file of the authority that signed the members' certificates (implies TLS).", HelpName = "file" };
+        var etcdCert = new Option<FileInfo?>("--etcd-cert") { Description = "Etcd engine: PEM client certificate, for clusters that use --client-cert-auth (with --etcd-key).", HelpName = "file" };
+        var etcdKey = new Option<FileInfo?>("--etcd-key") { Description = "Etcd engine: PEM private key of --etcd-cert.", HelpName = "file" };
+        var etcdMaxTxnOps = new Option<int>("--etcd-max-txn-ops")
+        {
+            Description = $"Etcd engine: most operations per etcd transaction, at most the cluster's --max-txn-ops (default {new EtcdEngineOptions().MaxOperationsPerTransaction}, etcd's default); MULTI_SETs up to it are atomic, larger ones are applied in order in transactions of this size.",
+            DefaultValueFactory = _ => new EtcdEngineOptions().MaxOperationsPerTransaction,
+            CustomParser = ValueParsers.Int32(1, 1 << 20, "a whole number, 1 or more"),
+            HelpName = "n",
+        };
         var logLevel = new Option<LogLevel>("--log-level")
         {
             Description = "Minimum level logged to stderr.",
@@ -72,6 +82,10 @@ internal static class ServeCommand
         command.Options.Add(engine);
         command.Options.Add(etcdEndpoints);
         command.Options.Add(etcdPrefix);
+        command.Options.Add(etcdCa);
+        command.Options.Add(etcdCert);
+        command.Options.Add(etcdKey);
+        command.Options.Add(etcdMaxTxnOps);
         command.Options.Add(logLevel);
         var admin = new AdminServeOptions();
         admin.AddTo(command);
@@ -94,6 +108,19 @@ internal static class ServeCommand
                 {
                     result.AddError($"--etcd-endpoints: {ex.Message}");
                 }
+
+                if ((result.GetValue(etcdCert) is null) != (result.GetValue(etcdKey) is null))
+                {
+                    result.AddError("--etcd-cert and --etcd-key go together");
+                }
+
+                foreach (var (option, file) in new[] { (etcdCa, result.GetValue(etcdCa)), (etcdCert, result.GetValue(etcdCert)), (etcdKey, result.GetValue(etcdKey)) })
+                {
+                    if (file is { Exists: false })
+                    {
+                        result.AddError($"{option.Name}: no file '{file}'");
+                    }
+                }
             }
         });
         command.SetAction((parse, cancellationToken) =>
@@ -105,7 +132,14 @@ internal static class ServeCommand
             EtcdEngineOptions? etcd = null;
             if (parse.GetValue(engine) == StoreEngineKind.Etcd)
             {
-                etcd = new EtcdEngineOptions { Prefix = parse.GetValue(etcdPrefix)! };
+                etcd = new EtcdEngineOptions
+                {
+                    Prefix = parse.GetValue(etcdPrefix)!,
+                    TrustedCaFile = parse.GetValue(etcdCa)?.FullName,
+                    ClientCertificateFile = parse.GetValue(etcdCert)?.FullName,
+                    ClientKeyFile = parse.GetValue(etcdKey)?.FullName,
+                    MaxOperationsPerTransaction = parse.GetValue(etcdMaxTxnOps),
+                };
                 foreach (var endpoint in EtcdEngineOptions.ParseEndpoints(parse.GetValue(etcdEndpoints)!))
                 {
                     etcd.Endpoints.Add(endpoint);

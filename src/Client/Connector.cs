@@ -7,32 +7,74 @@ namespace TcpStore.Client;
 /// <summary>
 /// Opens validated connections the way PyTorch's client does: resolve (IPv6 first, then IPv4), connect,
 /// VALIDATE, optionally PING, and retry every failure with backoff until the store timeout runs out.
+/// With several endpoints each round tries them all, starting with the preferred one (the last that
+/// answered, or the one after an endpoint whose connection broke), before backing off.
 /// </summary>
 internal sealed class Connector(TcpStoreClientOptions options)
 {
+    // With several endpoints, one that swallows connection attempts (a dead machine) must not use up the whole
+    // connect deadline before the others are tried.
+    private static readonly TimeSpan PerEndpointAttemptLimit = TimeSpan.FromSeconds(5);
     private static readonly uint PingNonce = unchecked((uint)Environment.ProcessId);
 
-    public string Endpoint { get; } = FormatEndpoint(options.Host, options.Port);
+    private readonly IReadOnlyList<ServerEndpoint> _targets = options.Targets;
+    private int _preferred;
+
+    /// <summary>The endpoint tried first: the last one connected to.</summary>
+    public string Endpoint => _targets[Volatile.Read(ref _preferred)].Display;
+
+    /// <summary>Every endpoint, as <c>host:port</c>, in the order given.</summary>
+    public IReadOnlyList<string> Endpoints => [.. _targets.Select(t => t.Display)];
+
+    private string AllEndpoints => string.Join(",", _targets.Select(t => t.Display));
+
+    /// <summary>
+    /// A connection to <paramref name="endpoint"/> broke: start the next round with the endpoint after it
+    /// (unless another caller already moved on).
+    /// </summary>
+    public void ReportBroken(string endpoint)
+    {
+        var current = Volatile.Read(ref _preferred);
+        if (_targets.Count > 1 && _targets[current].Display == endpoint)
+        {
+            Interlocked.CompareExchange(ref _preferred, (current + 1) % _targets.Count, current);
+        }
+    }
 
     public async ValueTask<StoreConnection> OpenAsync(bool sync, CancellationToken cancellationToken)
     {
         var limit = options.ConnectTimeout ?? options.Timeout;
         var deadline = Deadline.After(limit);
         var backoff = new Backoff(options.InitialBackoff, options.MaxBackoff);
-        Exception? failure = null;
+        var failures = new Exception?[_targets.Count];
         while (true)
         {
-            try
+            var first = Volatile.Read(ref _preferred);
+            for (var i = 0; i < _targets.Count; i++)
             {
-                return await TryOpenAsync(deadline, sync, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is SocketException or IOException or TcpStoreConnectionException or TimeoutException
-                                       || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
-            {
-                // An attempt cut short by the deadline says less than the failure before it (say, "refused").
-                if (failure is null || !deadline.HasExpired)
+                var index = (first + i) % _targets.Count;
+                var attempt = _targets.Count > 1 && (deadline.IsNever || deadline.Remaining > PerEndpointAttemptLimit)
+                    ? Deadline.After(PerEndpointAttemptLimit)
+                    : deadline;
+                try
                 {
-                    failure = ex;
+                    var connection = await TryOpenAsync(_targets[index], attempt, sync, cancellationToken).ConfigureAwait(false);
+                    Volatile.Write(ref _preferred, index);
+                    return connection;
+                }
+                catch (Exception ex) when (ex is SocketException or IOException or TcpStoreConnectionException or TimeoutException
+                                           || (ex is OperationCanceledException && !cancellationToken.IsCancellationRequested))
+                {
+                    // An attempt cut short by the deadline says less than the failure before it (say, "refused").
+                    if (failures[index] is null || !deadline.HasExpired)
+                    {
+                        failures[index] = ex;
+                    }
+                }
+
+                if (deadline.HasExpired)
+                {
+                    break;
                 }
             }
 
@@ -60,9 +102,20 @@ internal sealed class Connector(TcpStoreClientOptions options)
 
             if (deadline.HasExpired)
             {
-                throw new TcpStoreConnectionException(Endpoint, $"cannot connect within {FormatTimeout(limit)}: {Describe(failure)}", failure);
+                throw ConnectFailed(limit, failures);
             }
         }
+    }
+
+    private TcpStoreConnectionException ConnectFailed(TimeSpan limit, Exception?[] failures)
+    {
+        if (_targets.Count == 1)
+        {
+            return new TcpStoreConnectionException(Endpoint, $"cannot connect within {FormatTimeout(limit)}: {Describe(failures[0]!)}", failures[0]);
+        }
+
+        var each = string.Join("; ", _targets.Select((t, i) => $"{t.Display}: {(failures[i] is { } f ? Describe(f) : "not tried")}"));
+        return new TcpStoreConnectionException(AllEndpoints, $"cannot connect to any endpoint within {FormatTimeout(limit)}: {each}", failures.FirstOrDefault(f => f is not null));
     }
 
     /// <summary>Words for a failure, naming the usual socket errors the way people know them.</summary>
@@ -81,23 +134,20 @@ internal sealed class Connector(TcpStoreClientOptions options)
         _ => ex.Message,
     };
 
-    internal static string FormatEndpoint(string host, int port)
-        => host.Contains(':', StringComparison.Ordinal) && !host.StartsWith('[') ? $"[{host}]:{port}" : $"{host}:{port}";
-
     internal static string FormatTimeout(TimeSpan timeout)
         => timeout == Timeout.InfiniteTimeSpan ? "no time limit" : $"{timeout.TotalSeconds:0.###} s";
 
-    private async ValueTask<StoreConnection> TryOpenAsync(Deadline deadline, bool sync, CancellationToken cancellationToken)
+    private async ValueTask<StoreConnection> TryOpenAsync(ServerEndpoint target, Deadline deadline, bool sync, CancellationToken cancellationToken)
     {
-        var addresses = await ResolveAsync(sync, cancellationToken).ConfigureAwait(false);
+        var addresses = await ResolveAsync(target.Host, sync, cancellationToken).ConfigureAwait(false);
         Exception? last = null;
         foreach (var address in addresses)
         {
             var socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
             try
             {
-                await ConnectAsync(socket, new IPEndPoint(address, options.Port), deadline, sync, cancellationToken).ConfigureAwait(false);
-                var connection = new StoreConnection(socket, Endpoint);
+                await ConnectAsync(socket, new IPEndPoint(address, target.Port), deadline, sync, cancellationToken).ConfigureAwait(false);
+                var connection = new StoreConnection(socket, target.Display);
                 try
                 {
                     await HandshakeAsync(connection, deadline, sync, cancellationToken).ConfigureAwait(false);
@@ -124,16 +174,16 @@ internal sealed class Connector(TcpStoreClientOptions options)
         throw last ?? new SocketException((int)SocketError.HostNotFound);
     }
 
-    private async ValueTask<IPAddress[]> ResolveAsync(bool sync, CancellationToken cancellationToken)
+    private static async ValueTask<IPAddress[]> ResolveAsync(string host, bool sync, CancellationToken cancellationToken)
     {
-        if (IPAddress.TryParse(options.Host.Trim('[', ']'), out var literal))
+        if (IPAddress.TryParse(host.Trim('[', ']'), out var literal))
         {
             return [literal];
         }
 
         var all = sync
-            ? Dns.GetHostAddresses(options.Host)
-            : await Dns.GetHostAddressesAsync(options.Host, cancellationToken).ConfigureAwait(false);
+            ? Dns.GetHostAddresses(host)
+            : await Dns.GetHostAddressesAsync(host, cancellationToken).ConfigureAwait(false);
 
         // PyTorch tries IPv6 results first, then IPv4.
         return [.. all.Where(a => a.AddressFamily == AddressFamily.InterNetworkV6),

@@ -40,6 +40,12 @@ internal sealed class StoreConnection : IDisposable
     public string? UnconfirmedRequest { get; set; }
 
     /// <summary>
+    /// With retries after connection loss: the encoded writes without a reply sent since the last reply
+    /// (<see langword="null"/> when there are none, or without retries).
+    /// </summary>
+    public UnconfirmedWrites? Unconfirmed { get; set; }
+
+    /// <summary>
     /// Whether an idle connection can take a new request: nothing readable (no EOF, no reset, no stray
     /// bytes) while no reply is outstanding.
     /// </summary>

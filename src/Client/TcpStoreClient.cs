@@ -18,10 +18,15 @@ namespace TcpStore.Client;
 /// <see cref="TcpStoreClientOptions.MaxIdleWaitConnections"/> idle wait connections are kept.</para>
 /// <para><b>Failures.</b> A connection that fails during a request is dropped and the failure is reported as a
 /// <see cref="TcpStoreConnectionException"/> (or <see cref="TcpStoreTimeoutException"/> when no reply came in time);
-/// requests are never retried, because most are not idempotent. The next call connects again, with PyTorch's
+/// by default requests are not retried, as in PyTorch's client. The next call connects again, with PyTorch's
 /// backoff, under the store timeout. A connection that the server closed while it was idle (for example a server
 /// restart) is noticed before use and replaced silently, unless the last request on it had no reply (SET, APPEND,
 /// MULTI_SET, QUEUE_PUSH): then the server may have closed it to reject that request, so the next call reports it.</para>
+/// <para><b>Failover.</b> With several <see cref="TcpStoreClientOptions.Endpoints"/> (front-ends of one etcd-backed
+/// store) the client connects to the first that answers and, when a connection breaks, moves to the next one and
+/// repeats what is safe to repeat (see <see cref="TcpStoreClientOptions.RetryAfterConnectionLoss"/>): reads, a pending
+/// wait (for the time it has left), SET, MULTI_SET and DELETE_KEY. A request that could be applied twice (ADD, APPEND,
+/// COMPARE_SET, queue push and pop) fails with a <see cref="TcpStoreOutcomeUnknownException"/> instead.</para>
 /// <para><b>Waits.</b> A wait that times out sends CANCEL_WAIT. If the server's STOP_WAITING crossed the cancel, the
 /// keys exist and the wait succeeds (PyTorch reports a timeout in that case). On a real timeout the client asks which
 /// keys are still missing and names them in the <see cref="TcpStoreTimeoutException"/>.</para>
@@ -39,6 +44,7 @@ public sealed partial class TcpStoreClient : Store
     private readonly ConcurrentStack<StoreConnection> _idleWaiters = new();
     private readonly ConcurrentDictionary<StoreConnection, byte> _open = new();
     private StoreConnection? _primary;
+    private UnconfirmedWrites? _orphaned;
     private int _disposed;
 
     private delegate ValueTask<T> ReplyReader<T>(StoreConnection connection, Deadline deadline, bool sync, CancellationToken cancellationToken);
@@ -50,8 +56,11 @@ public sealed partial class TcpStoreClient : Store
         _prefix = Encoding.UTF8.GetBytes(options.KeyPrefix);
     }
 
-    /// <summary>The server, as <c>host:port</c>.</summary>
+    /// <summary>The server, as <c>host:port</c>: with several <see cref="TcpStoreClientOptions.Endpoints"/>, the one connected to last.</summary>
     public string Endpoint => _connector.Endpoint;
+
+    /// <summary>Every server the client may connect to, as <c>host:port</c>, in the order given.</summary>
+    public IReadOnlyList<string> Endpoints => _connector.Endpoints;
 
     /// <summary>The store timeout (see <see cref="TcpStoreClientOptions.Timeout"/>).</summary>
     public TimeSpan Timeout => _options.Timeout;
@@ -142,47 +151,104 @@ public sealed partial class TcpStoreClient : Store
         }
     }
 
-    /// <summary>Sends one request on the primary connection and reads its reply (<paramref name="reply"/> null: no reply).</summary>
+    /// <summary>
+    /// Sends one request on the primary connection and reads its reply (<paramref name="reply"/> null: no reply).
+    /// With retries on, a connection that breaks is replaced (next endpoint first) and the request sent again when
+    /// it is repeatable; a request that is not gets a <see cref="TcpStoreOutcomeUnknownException"/>.
+    /// </summary>
     private async ValueTask<T> RunAsync<T>(PooledBufferWriter request, string what, ReplyReader<T>? reply, bool sync, CancellationToken cancellationToken)
     {
-        using var requestLease = request;
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        var connection = await AcquirePrimaryAsync(sync, cancellationToken).ConfigureAwait(false);
-        var broken = true;
-        var previous = connection.UnconfirmedRequest;
+        var requestKept = false;
         try
         {
-            var deadline = Deadline.After(_options.EffectiveReplyTimeout);
-            using var timer = sync ? null : ReplyTimer(deadline, cancellationToken);
-            var token = timer?.Token ?? cancellationToken;
-            await connection.SendAsync(request.WrittenMemory, deadline, sync, token).ConfigureAwait(false);
-            var result = default(T)!;
-            if (reply is null)
+            ObjectDisposedException.ThrowIf(_disposed != 0, this);
+            var retriesLeft = RetryBudget;
+            while (true)
             {
-                connection.UnconfirmedRequest = what;
-            }
-            else
-            {
-                result = await reply(connection, deadline, sync, token).ConfigureAwait(false);
-                connection.UnconfirmedRequest = null;
-            }
+                StoreConnection? connection = null;
+                var broken = true;
+                var sent = false;
+                string? previous = null;
+                try
+                {
+                    connection = await AcquirePrimaryAsync(sync, cancellationToken).ConfigureAwait(false);
+                    if (requestKept)
+                    {
+                        // A write without a reply that was sent, kept, then orphaned when its connection broke: acquiring
+                        // the new connection sent it again.
+                        broken = false;
+                        return default!;
+                    }
 
-            broken = false;
-            return result;
-        }
-        catch (Exception ex)
-        {
-            throw Translate(ex, previous is null ? what : $"{what} (sent after {previous}, which has no reply; the server may have rejected that)", cancellationToken);
+                    previous = connection.UnconfirmedRequest;
+                    var deadline = Deadline.After(_options.EffectiveReplyTimeout);
+                    using var timer = sync ? null : ReplyTimer(deadline, cancellationToken);
+                    var token = timer?.Token ?? cancellationToken;
+                    sent = true;
+                    await connection.SendAsync(request.WrittenMemory, deadline, sync, token).ConfigureAwait(false);
+                    var result = default(T)!;
+                    if (reply is null)
+                    {
+                        connection.UnconfirmedRequest = what;
+                        if (_options.Retries)
+                        {
+                            (connection.Unconfirmed ??= new()).Add(what, request);
+                            requestKept = true;
+                            if (connection.Unconfirmed.IsFull)
+                            {
+                                await ConfirmOnAsync(connection, deadline, sync, token).ConfigureAwait(false);
+                            }
+                        }
+                    }
+                    else
+                    {
+                        result = await reply(connection, deadline, sync, token).ConfigureAwait(false);
+                        Confirmed(connection);
+                    }
+
+                    broken = false;
+                    return result;
+                }
+                catch (Exception ex) when (retriesLeft > 0 && IsConnectionLoss(ex, cancellationToken))
+                {
+                    retriesLeft--;
+                    if (connection is not null)
+                    {
+                        _connector.ReportBroken(connection.Endpoint);
+                    }
+
+                    if (sent && !RetryPolicy.IsRepeatable(what))
+                    {
+                        throw OutcomeUnknown(connection!, what, requestKept, ex);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    throw Translate(ex, previous is null ? what : $"{what} (sent after {previous}, which has no reply; the server may have rejected that)", connection?.Endpoint, cancellationToken);
+                }
+                finally
+                {
+                    if (connection is not null)
+                    {
+                        ReleasePrimary(connection, broken);
+                    }
+                }
+            }
         }
         finally
         {
-            ReleasePrimary(connection, broken);
+            if (!requestKept)
+            {
+                request.Dispose();
+            }
         }
     }
 
     /// <summary>
     /// On a wait connection: WAIT for <paramref name="keys"/> up to <paramref name="timeout"/> (cancelling on
     /// expiry), then send <paramref name="followUp"/> and read its reply. A null follow-up makes it a plain wait.
+    /// With retries on, a WAIT whose connection breaks is sent again on a new one for the time it has left, and so
+    /// is a repeatable follow-up (GET, MULTI_GET); QUEUE_POP gets a <see cref="TcpStoreOutcomeUnknownException"/>.
     /// </summary>
     private async ValueTask<T> WaitThenAsync<T>(
         byte[][] keys, PooledBufferWriter waitRequest, TimeSpan timeout,
@@ -192,56 +258,77 @@ public sealed partial class TcpStoreClient : Store
         using var followUpLease = followUp;
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         await ConfirmWritesAsync(sync, cancellationToken).ConfigureAwait(false);
-        var connection = await AcquireWaiterAsync(sync, cancellationToken).ConfigureAwait(false);
-        var broken = true;
-        var step = "WAIT";
-        try
+        var waitDeadline = Deadline.After(timeout);
+        var retriesLeft = RetryBudget;
+        while (true)
         {
-            var waitDeadline = Deadline.After(timeout);
-            await connection.SendAsync(waitRequest.WrittenMemory, Deadline.After(_options.EffectiveReplyTimeout), sync, cancellationToken).ConfigureAwait(false);
-            var readable = await connection.WaitReadableAsync(waitDeadline, sync, cancellationToken).ConfigureAwait(false);
+            StoreConnection? connection = null;
+            var broken = true;
+            var step = "WAIT";
+            try
+            {
+                connection = await AcquireWaiterAsync(sync, cancellationToken).ConfigureAwait(false);
+                await connection.SendAsync(waitRequest.WrittenMemory, Deadline.After(_options.EffectiveReplyTimeout), sync, cancellationToken).ConfigureAwait(false);
+                var readable = await connection.WaitReadableAsync(waitDeadline, sync, cancellationToken).ConfigureAwait(false);
 
-            var deadline = Deadline.After(_options.EffectiveReplyTimeout);
-            using var timer = sync ? null : ReplyTimer(deadline, cancellationToken);
-            var token = timer?.Token ?? cancellationToken;
-            bool satisfied;
-            if (readable)
-            {
-                ExpectByte(connection, await connection.ReadByteAsync(deadline, sync, token).ConfigureAwait(false), Protocol.StopWaiting, step);
-                satisfied = true;
-            }
-            else
-            {
-                step = "CANCEL_WAIT";
-                satisfied = await CancelWaitAsync(connection, deadline, sync, token).ConfigureAwait(false);
-            }
+                var deadline = Deadline.After(_options.EffectiveReplyTimeout);
+                using var timer = sync ? null : ReplyTimer(deadline, cancellationToken);
+                var token = timer?.Token ?? cancellationToken;
+                bool satisfied;
+                if (readable)
+                {
+                    ExpectByte(connection, await connection.ReadByteAsync(deadline, sync, token).ConfigureAwait(false), Protocol.StopWaiting, step);
+                    satisfied = true;
+                }
+                else
+                {
+                    step = "CANCEL_WAIT";
+                    satisfied = await CancelWaitAsync(connection, deadline, sync, token).ConfigureAwait(false);
+                }
 
-            if (!satisfied)
-            {
-                step = "CHECK";
-                var missing = await FindMissingAsync(connection, keys, deadline, sync, token).ConfigureAwait(false);
+                if (!satisfied)
+                {
+                    step = "CHECK";
+                    var missing = await FindMissingAsync(connection, keys, deadline, sync, token).ConfigureAwait(false);
+                    broken = false;
+                    throw new TcpStoreTimeoutException(timeout, missing);
+                }
+
+                var result = default(T)!;
+                if (followUp is not null && reply is not null)
+                {
+                    step = what;
+                    await connection.SendAsync(followUp.WrittenMemory, deadline, sync, token).ConfigureAwait(false);
+                    result = await reply(connection, deadline, sync, token).ConfigureAwait(false);
+                }
+
                 broken = false;
-                throw new TcpStoreTimeoutException(timeout, missing);
+                return result;
             }
-
-            var result = default(T)!;
-            if (followUp is not null && reply is not null)
+            catch (Exception ex) when (retriesLeft > 0 && IsConnectionLoss(ex, cancellationToken))
             {
-                step = what;
-                await connection.SendAsync(followUp.WrittenMemory, deadline, sync, token).ConfigureAwait(false);
-                result = await reply(connection, deadline, sync, token).ConfigureAwait(false);
-            }
+                retriesLeft--;
+                if (connection is not null)
+                {
+                    _connector.ReportBroken(connection.Endpoint);
+                }
 
-            broken = false;
-            return result;
-        }
-        catch (Exception ex)
-        {
-            throw Translate(ex, step, cancellationToken);
-        }
-        finally
-        {
-            ReleaseWaiter(connection, broken);
+                if (step == what && !RetryPolicy.IsRepeatable(what))
+                {
+                    throw OutcomeUnknown(connection!, what, kept: false, ex);
+                }
+            }
+            catch (Exception ex)
+            {
+                throw Translate(ex, step, connection?.Endpoint, cancellationToken);
+            }
+            finally
+            {
+                if (connection is not null)
+                {
+                    ReleaseWaiter(connection, broken);
+                }
+            }
         }
     }
 
@@ -253,7 +340,7 @@ public sealed partial class TcpStoreClient : Store
     /// </summary>
     private async ValueTask ConfirmWritesAsync(bool sync, CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _primary)?.UnconfirmedRequest is not null)
+        if (Volatile.Read(ref _primary)?.UnconfirmedRequest is not null || Volatile.Read(ref _orphaned) is { Count: > 0 })
         {
             await RunAsync(EncodeMulti(QueryType.Check, [], []), "CHECK", ReadCheck, sync, cancellationToken).ConfigureAwait(false);
         }
@@ -334,23 +421,24 @@ public sealed partial class TcpStoreClient : Store
         return timer;
     }
 
-    private Exception Translate(Exception ex, string what, CancellationToken cancellationToken)
+    private Exception Translate(Exception ex, string what, string? endpoint, CancellationToken cancellationToken)
     {
         if (_disposed != 0 && ex is not TcpStoreException)
         {
             return new ObjectDisposedException(nameof(TcpStoreClient), ex);
         }
 
+        var at = endpoint ?? Endpoint;
         return ex switch
         {
-            EndOfStreamException => new TcpStoreConnectionException(Endpoint, $"the server closed the connection during {what}", ex),
+            EndOfStreamException => new TcpStoreConnectionException(at, $"the server closed the connection during {what}", ex),
             TcpStoreException => ex,
             OperationCanceledException when cancellationToken.IsCancellationRequested => ex,
             OperationCanceledException or TimeoutException
-                => new TcpStoreTimeoutException($"{Endpoint}: no reply to {what} within {Connector.FormatTimeout(_options.EffectiveReplyTimeout)}", ex),
+                => new TcpStoreTimeoutException($"{at}: no reply to {what} within {Connector.FormatTimeout(_options.EffectiveReplyTimeout)}", ex),
             SocketException or IOException or ObjectDisposedException
-                => new TcpStoreConnectionException(Endpoint, $"{Connector.Describe(ex)} during {what}", ex),
-            InvalidDataException => new TcpStoreConnectionException(Endpoint, $"protocol error in the reply to {what}: {ex.Message}", ex),
+                => new TcpStoreConnectionException(at, $"{Connector.Describe(ex)} during {what}", ex),
+            InvalidDataException => new TcpStoreConnectionException(at, $"protocol error in the reply to {what}: {ex.Message}", ex),
             _ => ex,
         };
     }
@@ -392,10 +480,15 @@ public sealed partial class TcpStoreClient : Store
             {
                 _primary = null;
                 Forget(connection);
-                if (connection.UnconfirmedRequest is { } last)
+                if (_options.Retries)
+                {
+                    _connector.ReportBroken(connection.Endpoint);
+                    Orphan(connection);
+                }
+                else if (connection.UnconfirmedRequest is { } last)
                 {
                     throw new TcpStoreConnectionException(
-                        Endpoint,
+                        connection.Endpoint,
                         $"the server closed the connection after {last}, which has no reply; it may have rejected that request",
                         null);
                 }
@@ -403,12 +496,69 @@ public sealed partial class TcpStoreClient : Store
                 connection = null;
             }
 
-            return connection ?? (_primary = await OpenAsync(sync, cancellationToken).ConfigureAwait(false));
+            if (connection is null)
+            {
+                connection = await OpenAsync(sync, cancellationToken).ConfigureAwait(false);
+                _primary = connection;
+                if (_orphaned is { Count: > 0 })
+                {
+                    await ReplayOrphanedAsync(connection, sync, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return connection;
         }
         catch
         {
             _primaryLock.Release();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Sends the writes a broken primary left unconfirmed on the new <paramref name="connection"/>, in order, where
+    /// they stay unconfirmed until its next reply. Those that must not be repeated are dropped and reported (after the
+    /// others were sent); all are given up when every endpoint has already closed the connection after them (a server
+    /// rejecting one of them).
+    /// Called under the primary lock.
+    /// </summary>
+    private async ValueTask ReplayOrphanedAsync(StoreConnection connection, bool sync, CancellationToken cancellationToken)
+    {
+        var orphaned = _orphaned!;
+        var unrepeatable = orphaned.RemoveUnrepeatable();
+        if (orphaned.Count == 0)
+        {
+            _orphaned = null;
+        }
+        else if (orphaned.Replays > _options.Targets.Count)
+        {
+            var names = string.Join(", ", orphaned.Writes.Select(w => w.What).Distinct());
+            orphaned.Clear();
+            throw new TcpStoreConnectionException(
+                connection.Endpoint,
+                $"the servers closed the connection after {names} each time it was sent again; they may be rejecting it",
+                null);
+        }
+
+        else
+        {
+            orphaned.Replays++;
+            var deadline = Deadline.After(_options.EffectiveReplyTimeout);
+            using var timer = sync ? null : ReplyTimer(deadline, cancellationToken);
+            foreach (var (_, request) in orphaned.Writes)
+            {
+                await connection.SendAsync(request, deadline, sync, timer?.Token ?? cancellationToken).ConfigureAwait(false);
+            }
+
+            connection.Unconfirmed = orphaned;
+            connection.UnconfirmedRequest = orphaned.Writes.Last().What;
+            _orphaned = null;
+        }
+
+        // Reported on this call, as a write without a reply always is: the connection it was sent on closed first.
+        if (unrepeatable.Count > 0)
+        {
+            throw new TcpStoreOutcomeUnknownException(connection.Endpoint, string.Join(", ", unrepeatable), null);
         }
     }
 
@@ -422,9 +572,71 @@ public sealed partial class TcpStoreClient : Store
             }
 
             Forget(connection);
+            Orphan(connection);
         }
 
         _primaryLock.Release();
+    }
+
+    /// <summary>Keeps the unconfirmed writes of a broken primary for the next one (under the primary lock).</summary>
+    private void Orphan(StoreConnection connection)
+    {
+        if (connection.Unconfirmed is not { Count: > 0 } writes)
+        {
+            return;
+        }
+
+        connection.Unconfirmed = null;
+        if (_orphaned is null)
+        {
+            _orphaned = writes;
+        }
+        else
+        {
+            _orphaned.Append(writes);
+        }
+    }
+
+    /// <summary>A reply arrived on the primary: every earlier request on it was applied.</summary>
+    private static void Confirmed(StoreConnection connection)
+    {
+        connection.UnconfirmedRequest = null;
+        connection.Unconfirmed?.Clear();
+    }
+
+    /// <summary>An empty CHECK (a round trip every 2.x server answers) confirms the writes sent before it.</summary>
+    private static async ValueTask ConfirmOnAsync(StoreConnection connection, Deadline deadline, bool sync, CancellationToken cancellationToken)
+    {
+        using (var check = new PooledBufferWriter())
+        {
+            RequestWriter.WriteMultiHeader(check, QueryType.Check, 0);
+            await connection.SendAsync(check.WrittenMemory, deadline, sync, cancellationToken).ConfigureAwait(false);
+        }
+
+        await ReadCheck(connection, deadline, sync, cancellationToken).ConfigureAwait(false);
+        Confirmed(connection);
+    }
+
+    /// <summary>How many times one call may replace a broken connection: once per endpoint (none without retries).</summary>
+    private int RetryBudget => _options.Retries ? Math.Max(1, _options.Targets.Count) : 0;
+
+    /// <summary>The connection broke (closed, reset): not a timeout, a protocol error, a cancellation or disposal.</summary>
+    private bool IsConnectionLoss(Exception ex, CancellationToken cancellationToken)
+        => _disposed == 0 && !cancellationToken.IsCancellationRequested
+           && ex is EndOfStreamException or SocketException { SocketErrorCode: not SocketError.TimedOut } or ObjectDisposedException
+               or IOException { InnerException: SocketException { SocketErrorCode: not SocketError.TimedOut } };
+
+    private static TcpStoreOutcomeUnknownException OutcomeUnknown(StoreConnection connection, string what, bool kept, Exception ex)
+    {
+        // The writes sent before it without a reply are as uncertain; the repeatable ones are sent again on next use.
+        var earlier = new List<string>(connection.Unconfirmed?.RemoveUnrepeatable() ?? []);
+        if (kept && earlier.Count > 0)
+        {
+            earlier.RemoveAt(earlier.Count - 1); // the request itself, which was kept among them
+        }
+
+        var request = earlier.Count == 0 ? what : $"{what} (and {string.Join(", ", earlier)} before it)";
+        return new TcpStoreOutcomeUnknownException(connection.Endpoint, request, ex);
     }
 
     private async ValueTask<StoreConnection> AcquireWaiterAsync(bool sync, CancellationToken cancellationToken)

@@ -12,6 +12,28 @@ public sealed class TcpStoreClientOptions
     public int Port { get; set; } = Protocol.DefaultPort;
 
     /// <summary>
+    /// Several servers that serve <i>one</i> store, as <c>host:port</c> (<c>[v6-address]:port</c>; a bare host takes
+    /// <see cref="Port"/>): the front-ends of an etcd-backed TcpStore. When not empty, it replaces
+    /// <see cref="Host"/> and <see cref="Port"/>. The client connects to the first that answers (each given at most
+    /// 5 s per round, then the next, with the usual backoff between rounds); when a connection breaks it moves on to
+    /// the next one and, with <see cref="RetryAfterConnectionLoss"/>, repeats what is safe to repeat. Never list
+    /// independent servers here: they hold different keys.
+    /// </summary>
+    public IList<string> Endpoints { get; set; } = [];
+
+    /// <summary>
+    /// Whether a request whose connection broke (closed, reset) is sent again on a new connection, after VALIDATE,
+    /// when that is safe: GET, CHECK, MULTI_GET, LIST_KEYS, GETNUMKEYS, QUEUE_LEN, PING and a pending WAIT (re-issued
+    /// for the time it has left) are repeated; so are SET, MULTI_SET and DELETE_KEY, which have the same effect
+    /// twice (writes without a reply are kept until a later reply confirms them, and sent again first). ADD, APPEND,
+    /// COMPARE_SET, QUEUE_PUSH and QUEUE_POP are not: they fail with a
+    /// <see cref="TcpStoreOutcomeUnknownException"/>. A reply that does not come in time is never retried.
+    /// Default <see langword="null"/>: on when <see cref="Endpoints"/> lists more than one server, off otherwise
+    /// (then every failure is reported, as PyTorch's client does).
+    /// </summary>
+    public bool? RetryAfterConnectionLoss { get; set; }
+
+    /// <summary>
     /// The store timeout, as PyTorch's <c>timeout</c>: the deadline for connecting (including retries),
     /// the default limit of <c>Wait</c>, <c>Get</c>, <c>MultiGet</c> and blocking <c>QueuePop</c>, and the
     /// longest the client waits for any reply. Default 300 s. <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>
@@ -77,11 +99,27 @@ public sealed class TcpStoreClientOptions
 
     private static TimeSpan MinimumDefaultReplyTimeout => TimeSpan.FromSeconds(30);
 
+    /// <summary>The servers to try, in order (parsed from <see cref="Endpoints"/>, else <see cref="Host"/> and <see cref="Port"/>).</summary>
+    internal IReadOnlyList<ServerEndpoint> Targets { get; private set; } = [];
+
+    internal bool Retries => RetryAfterConnectionLoss ?? Targets.Count > 1;
+
     internal TcpStoreClientOptions Validated()
     {
-        ArgumentException.ThrowIfNullOrWhiteSpace(Host);
         ArgumentOutOfRangeException.ThrowIfLessThan(Port, 0);
         ArgumentOutOfRangeException.ThrowIfGreaterThan(Port, 65535);
+        ArgumentNullException.ThrowIfNull(Endpoints);
+        IReadOnlyList<ServerEndpoint> targets;
+        if (Endpoints.Count == 0)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(Host);
+            targets = [new ServerEndpoint(Host, Port)];
+        }
+        else
+        {
+            targets = [.. Endpoints.Select(e => ServerEndpoint.Parse(e, Port))];
+        }
+
         if (Timeout < TimeSpan.Zero && Timeout != System.Threading.Timeout.InfiniteTimeSpan)
         {
             throw new ArgumentOutOfRangeException(nameof(Timeout), "must be positive or infinite");
@@ -104,6 +142,9 @@ public sealed class TcpStoreClientOptions
 
         ArgumentNullException.ThrowIfNull(KeyPrefix);
         ArgumentOutOfRangeException.ThrowIfNegative(MaxIdleWaitConnections);
-        return (TcpStoreClientOptions)MemberwiseClone();
+        var copy = (TcpStoreClientOptions)MemberwiseClone();
+        copy.Endpoints = [.. Endpoints];
+        copy.Targets = targets;
+        return copy;
     }
 }

@@ -27,7 +27,7 @@ internal sealed class EtcdCluster : IDisposable
         _services = services.BuildServiceProvider();
         _channel = GrpcChannel.ForAddress("static:///etcd", new GrpcChannelOptions
         {
-            Credentials = ChannelCredentials.Insecure,
+            Credentials = options.UsesTls ? ChannelCredentials.SecureSsl : ChannelCredentials.Insecure,
             ServiceProvider = _services,
             ServiceConfig = new ServiceConfig { LoadBalancingConfigs = { new RoundRobinConfig() } },
             HttpHandler = new SocketsHttpHandler
@@ -38,6 +38,7 @@ internal sealed class EtcdCluster : IDisposable
                 KeepAlivePingPolicy = HttpKeepAlivePingPolicy.Always,
                 ConnectTimeout = TimeSpan.FromSeconds(1),
                 EnableMultipleHttp2Connections = true,
+                SslOptions = options.UsesTls ? EtcdTls.ClientOptions(options) : new(),
             },
             MaxReceiveMessageSize = 256 * 1024 * 1024,
         });

@@ -7,7 +7,6 @@ namespace TcpStore.Etcd;
 public sealed partial class EtcdEngine
 {
     // etcd refuses transactions of more than 128 operations by default (--max-txn-ops).
-    private const int OpsPerTransaction = 100;
 
     private async Task<(ProtocolError, long)> GetAsync(EtcdRequest request, PooledBufferWriter reply)
     {
@@ -90,17 +89,17 @@ public sealed partial class EtcdEngine
     /// </summary>
     private async Task<(RangeResponse[] Responses, long Revision)> ReadAtOneRevisionAsync(RangeRequest[] ranges)
     {
-        if (ranges.Length is > 0 and <= OpsPerTransaction)
+        if (ranges.Length > 0 && ranges.Length <= _opsPerTransaction)
         {
             return await _reads.ReadAsync(ranges).ConfigureAwait(false);
         }
 
         var responses = new RangeResponse[ranges.Length];
         long revision = 0;
-        for (var start = 0; start < ranges.Length || start == 0; start += OpsPerTransaction)
+        for (var start = 0; start < ranges.Length || start == 0; start += _opsPerTransaction)
         {
             var txn = new TxnRequest();
-            for (var i = start; i < Math.Min(ranges.Length, start + OpsPerTransaction); i++)
+            for (var i = start; i < Math.Min(ranges.Length, start + _opsPerTransaction); i++)
             {
                 ranges[i].Revision = revision;
                 txn.Success.Add(new RequestOp { RequestRange = ranges[i] });

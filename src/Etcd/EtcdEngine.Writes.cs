@@ -17,7 +17,9 @@ public sealed partial class EtcdEngine
 
     private async Task<(ProtocolError, long)> MultiSetAsync(EtcdRequest request)
     {
-        // One transaction per batch: atomic up to the batch size (etcd's --max-txn-ops), in order beyond.
+        // One transaction per batch: atomic up to the batch size (MaxOperationsPerTransaction, which must not exceed
+        // etcd's --max-txn-ops), applied in order beyond it rather than refused: PyTorch's servers accept any
+        // MULTI_SET within the request limits, and closing the connection on one would fail the job.
         // etcd refuses a transaction that writes one key twice; the last value of a repeated key is
         // what sequential SETs would leave, so only that one is sent.
         var last = new Dictionary<byte[], int>(ByteKeyComparer.Instance);
@@ -39,10 +41,10 @@ public sealed partial class EtcdEngine
         }
 
         long revision = 0;
-        for (var start = 0; start < puts.Count; start += OpsPerTransaction)
+        for (var start = 0; start < puts.Count; start += _opsPerTransaction)
         {
             var txn = new TxnRequest();
-            txn.Success.AddRange(puts.Skip(start).Take(OpsPerTransaction));
+            txn.Success.AddRange(puts.Skip(start).Take(_opsPerTransaction));
 
             var response = await _cluster.CallAsync((kv, o) => kv.TxnAsync(txn, o)).ConfigureAwait(false);
             revision = response.Header.Revision;

@@ -30,6 +30,7 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
     private readonly WatchHub _hub;
     private readonly ReadBatcher _reads;
     private readonly ILogger _logger;
+    private readonly int _opsPerTransaction;
     private readonly ulong _frontEndId = BitConverter.ToUInt64(RandomNumberGenerator.GetBytes(sizeof(ulong)));
     private long _nextConnection;
     private long _nextQueueItem;
@@ -37,10 +38,12 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
     private EtcdEngine(EtcdEngineOptions options, ILogger logger)
     {
         _logger = logger;
+        ArgumentOutOfRangeException.ThrowIfLessThan(options.MaxOperationsPerTransaction, 1, nameof(options));
+        _opsPerTransaction = options.MaxOperationsPerTransaction;
         _cluster = new EtcdCluster(options);
         _keys = new EtcdKeys(options.Prefix);
         _hub = new WatchHub(_cluster, _keys, logger);
-        _reads = new ReadBatcher(_cluster, OpsPerTransaction);
+        _reads = new ReadBatcher(_cluster, _opsPerTransaction);
     }
 
     /// <summary>Number of distinct keys this front-end's connections wait for.</summary>

@@ -16,6 +16,9 @@ public sealed class CliUsageTests
         { [], "no command given" },
         { ["get", "foo", "--port", "abc"], "--port: 'abc' is not allowed: a port number, 1-65535" },
         { ["get", "foo", "--port", "99999"], "--port: '99999' is not allowed: a port number, 1-65535" },
+        { ["get", "foo", "--endpoints", "127.0.0.1:1,127.0.0.1:2", "--host", "h"], "--endpoints: give either --endpoints or --host/--port, not both" },
+        { ["get", "foo", "--endpoints", "127.0.0.1:1,,127.0.0.1:2"], "--endpoints: '127.0.0.1:1,,127.0.0.1:2' is not allowed: HOST:PORT[,HOST:PORT...]" },
+        { ["get", "foo", "--endpoints", "127.0.0.1:1,127.0.0.1:http"], "endpoint '127.0.0.1:http': the port must be a number 0-65535" },
         { ["add", "cnt2", "1.5"], "N: '1.5' is not allowed: a whole number" },
         { ["ping", "--timeout", "abc"], "--timeout: 'abc' is not allowed: a number of seconds" },
         { ["ping", "--connect-timeout", "-1"], "--connect-timeout: '-1' is not allowed" },
@@ -35,6 +38,8 @@ public sealed class CliUsageTests
         { ["serve", "--max-buffered-bytes", "10"], "--max-buffered-bytes must be 4096 to" },
         { ["serve", "--host", "nosuch.invalid", "--port", "0"], "--host: cannot resolve 'nosuch.invalid'" },
         { ["serve", "--config", "/nonexistent/tcpstore.json"], "--config: cannot use '/nonexistent/tcpstore.json'" },
+        { ["serve", "--engine", "etcd", "--etcd-endpoints", "https://127.0.0.1:1", "--etcd-cert", "/nonexistent/c.pem"], "--etcd-cert and --etcd-key go together" },
+        { ["serve", "--engine", "etcd", "--etcd-endpoints", "https://127.0.0.1:1", "--etcd-cacert", "/nonexistent/ca.pem"], "--etcd-cacert: no file '/nonexistent/ca.pem'" },
     };
 
     [Theory]

@@ -27,6 +27,19 @@ public sealed class EtcdEngineTests(EtcdTestCluster cluster)
     }
 
     [Fact]
+    public async Task A_multi_set_larger_than_one_etcd_transaction_is_applied_whole_and_read_back_at_one_revision()
+    {
+        // 300 keys: three transactions at the default 128 operations (etcd's default --max-txn-ops).
+        await using var etcd = await EtcdFrontEnd.StartAsync(cluster.Endpoints, EtcdFrontEnd.NewPrefix());
+        await using var c = await ConnectAsync(etcd.Port);
+        var keys = Enumerable.Range(0, 300).Select(i => B($"big/{i}")).ToList();
+        await c.MultiSetAsync(keys, [.. keys.Select(k => B("v:" + S(k)))]);
+        var values = await c.MultiGetAsync(keys);
+        Assert.Equal(keys.Select(k => "v:" + S(k)), values.Select(S));
+        Assert.Equal(300, await c.NumKeysAsync());
+    }
+
+    [Fact]
     public async Task A_wait_on_one_front_end_is_released_by_a_set_on_another()
     {
         var prefix = EtcdFrontEnd.NewPrefix();

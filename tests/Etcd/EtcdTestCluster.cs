@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace TcpStore.Tests.Etcd;
 
@@ -9,7 +10,7 @@ namespace TcpStore.Tests.Etcd;
 /// directories (on tmpfs when there is one: fsync dominates etcd's latency on a shared disk),
 /// torn down and deleted on dispose.
 /// </summary>
-public sealed class EtcdTestCluster : IAsyncLifetime
+public sealed partial class EtcdTestCluster : IAsyncLifetime
 {
     private const int Members = 3;
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
@@ -71,6 +72,15 @@ public sealed class EtcdTestCluster : IAsyncLifetime
         }
     }
 
+    /// <summary>
+    /// Freezes every member (SIGSTOP): requests already sent to the cluster stay unanswered, as with a cluster that
+    /// stalls, until <see cref="ResumeAll"/>. Keep it short: members resume with their election timers expired.
+    /// </summary>
+    public void PauseAll() => Signal(SigStop);
+
+    /// <summary>Lets frozen members run again (SIGCONT).</summary>
+    public void ResumeAll() => Signal(SigCont);
+
     /// <summary>Restarts a killed member on its data directory and waits until it is healthy.</summary>
     public async Task RestartAsync(int member)
     {
@@ -105,6 +115,23 @@ public sealed class EtcdTestCluster : IAsyncLifetime
         GC.SuppressFinalize(this);
         return ValueTask.CompletedTask;
     }
+
+    private const int SigCont = 18;
+    private const int SigStop = 19;
+
+    private void Signal(int signal)
+    {
+        foreach (var process in _processes)
+        {
+            if (process is not null && SendSignal(process.Id, signal) != 0)
+            {
+                throw new InvalidOperationException($"kill({process.Id}, {signal}) failed: errno {Marshal.GetLastPInvokeError()}");
+            }
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
 
     private void Start(int i, bool existing)
     {
