@@ -20,6 +20,4 @@ public enum ProtocolError
     NotValidated,
     /// <summary>VALIDATE arrived after the connection was already validated.</summary>
     RepeatedValidate,
-    /// <summary>ADD on a value that is not a decimal integer (C stoll semantics), or that overflows.</summary>
-    NonNumericAdd,
 }

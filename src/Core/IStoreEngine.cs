@@ -27,8 +27,8 @@ public interface IStoreEngine
     /// Where the reply bytes go; the session owns it and reads it only after the returned task completes.
     /// </param>
     /// <returns>
-    /// <see cref="SessionError.None"/>, a protocol error that closes the connection (for example
-    /// <see cref="ProtocolError.NonNumericAdd"/>), or <see cref="SessionFault.EngineUnavailable"/>
+    /// <see cref="SessionError.None"/>, or the error that closes the connection: for example
+    /// <see cref="SessionFault.NonNumericAdd"/>, or <see cref="SessionFault.EngineUnavailable"/>
     /// when the engine could not give a correct answer.
     /// </returns>
     ValueTask<SessionError> ExecuteAsync(ref Request request, Session session, PooledBufferWriter reply);

@@ -400,7 +400,7 @@ public sealed partial class Session : Waiter, IDisposable
         }
     }
 
-    private ProtocolError Execute(ref Request request, IBufferWriter<byte> reply)
+    private SessionError Execute(ref Request request, IBufferWriter<byte> reply)
     {
         (_stats ??= TakeStats()).OnRequest(ref request);
         switch (request.Type)
@@ -419,7 +419,7 @@ public sealed partial class Session : Waiter, IDisposable
             case QueryType.Add:
                 if (!_store.TryAdd(request.Key, request.Delta, out var sum))
                 {
-                    return ProtocolError.NonNumericAdd;
+                    return SessionFault.NonNumericAdd;
                 }
 
                 reply.WriteInt64(sum);

@@ -14,4 +14,7 @@ public enum SessionFault
 
     /// <summary>The store engine (for example the etcd cluster) could not answer correctly; the connection is closed rather than answered wrongly.</summary>
     EngineUnavailable,
+
+    /// <summary>ADD on a stored value that is not a decimal integer (C stoll semantics), or that overflows: the request was well formed, the value it met was not.</summary>
+    NonNumericAdd,
 }

@@ -18,7 +18,7 @@ public sealed partial class EtcdEngine
 {
     private readonly Dictionary<ByteString, AddQueue> _adds = [];
 
-    private Task<(ProtocolError, long)> AddAsync(EtcdRequest request, PooledBufferWriter reply)
+    private Task<(SessionError, long)> AddAsync(EtcdRequest request, PooledBufferWriter reply)
     {
         var key = _keys.Map(request.Key);
         var pending = new PendingAdd(request.Delta, reply);
@@ -97,7 +97,7 @@ public sealed partial class EtcdEngine
 
     // Commits the batch's summed delta; returns the value before it (each ADD's result is that plus
     // the deltas up to and including its own).
-    private async Task<(ProtocolError Error, long Revision, long Before)> CommitAddsAsync(AddQueue queue, PendingAdd[] batch)
+    private async Task<(SessionError Error, long Revision, long Before)> CommitAddsAsync(AddQueue queue, PendingAdd[] batch)
     {
         long total = 0;
         foreach (var add in batch)
@@ -117,7 +117,7 @@ public sealed partial class EtcdEngine
             long before = 0;
             if (current is not null && !DecimalCounter.TryParse(current.Value.Span, out before))
             {
-                return (ProtocolError.NonNumericAdd, 0, 0);
+                return (SessionFault.NonNumericAdd, 0, 0);
             }
 
             var after = unchecked(before + total);
@@ -196,6 +196,6 @@ public sealed partial class EtcdEngine
 
         public PooledBufferWriter Reply { get; } = reply;
 
-        public TaskCompletionSource<(ProtocolError, long)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public TaskCompletionSource<(SessionError, long)> Done { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }

@@ -3,6 +3,7 @@ using Etcdserverpb;
 using Google.Protobuf;
 using Grpc.Core;
 using TcpStore.Codec;
+using TcpStore.Core;
 
 namespace TcpStore.Etcd;
 
@@ -13,7 +14,7 @@ namespace TcpStore.Etcd;
 /// </summary>
 public sealed partial class EtcdEngine
 {
-    private async Task<(ProtocolError, long)> QueuePushAsync(EtcdRequest request)
+    private async Task<(SessionError, long)> QueuePushAsync(EtcdRequest request)
     {
         // A unique key per item, so retrying the put after an unknown outcome cannot add the item twice.
         var item = _keys.QueueItem(request.Key, _frontEndId, (ulong)Interlocked.Increment(ref _nextQueueItem));
@@ -22,7 +23,7 @@ public sealed partial class EtcdEngine
         return (ProtocolError.None, response.Header.Revision);
     }
 
-    private async Task<(ProtocolError, long)> QueueLengthAsync(EtcdRequest request, PooledBufferWriter reply)
+    private async Task<(SessionError, long)> QueueLengthAsync(EtcdRequest request, PooledBufferWriter reply)
     {
         var start = _keys.QueueStart(request.Key);
         var range = new RangeRequest { Key = start, RangeEnd = EtcdKeys.RangeEnd(start), CountOnly = true };
@@ -31,7 +32,7 @@ public sealed partial class EtcdEngine
         return (ProtocolError.None, 0);
     }
 
-    private async Task<(ProtocolError, long)> QueuePopAsync(EtcdRequest request, EtcdConnection connection, PooledBufferWriter reply)
+    private async Task<(SessionError, long)> QueuePopAsync(EtcdRequest request, EtcdConnection connection, PooledBufferWriter reply)
     {
         var start = _keys.QueueStart(request.Key);
         var end = EtcdKeys.RangeEnd(start);

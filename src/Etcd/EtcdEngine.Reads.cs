@@ -1,5 +1,6 @@
 using Etcdserverpb;
 using TcpStore.Codec;
+using TcpStore.Core;
 
 namespace TcpStore.Etcd;
 
@@ -8,14 +9,14 @@ public sealed partial class EtcdEngine
 {
     // etcd refuses transactions of more than 128 operations by default (--max-txn-ops).
 
-    private async Task<(ProtocolError, long)> GetAsync(EtcdRequest request, PooledBufferWriter reply)
+    private async Task<(SessionError, long)> GetAsync(EtcdRequest request, PooledBufferWriter reply)
     {
         var (responses, _) = await _reads.ReadAsync([new RangeRequest { Key = _keys.Map(request.Key) }]).ConfigureAwait(false);
         reply.WriteBlob(responses[0].Kvs.Count > 0 ? responses[0].Kvs[0].Value.Span : default);
         return (ProtocolError.None, 0);
     }
 
-    private async Task<(ProtocolError, long)> MultiGetAsync(EtcdRequest request, PooledBufferWriter reply)
+    private async Task<(SessionError, long)> MultiGetAsync(EtcdRequest request, PooledBufferWriter reply)
     {
         var ranges = new RangeRequest[request.Keys.Length];
         for (var i = 0; i < ranges.Length; i++)
@@ -32,14 +33,14 @@ public sealed partial class EtcdEngine
         return (ProtocolError.None, 0);
     }
 
-    private async Task<(ProtocolError, long)> CheckAsync(EtcdRequest request, PooledBufferWriter reply)
+    private async Task<(SessionError, long)> CheckAsync(EtcdRequest request, PooledBufferWriter reply)
     {
         var (ready, _) = await ReadinessAsync(request.Keys).ConfigureAwait(false);
         reply.WriteByte(Array.TrueForAll(ready, r => r) ? Protocol.CheckReady : Protocol.CheckNotReady);
         return (ProtocolError.None, 0);
     }
 
-    private async Task<(ProtocolError, long)> CountKeysAsync(PooledBufferWriter reply)
+    private async Task<(SessionError, long)> CountKeysAsync(PooledBufferWriter reply)
     {
         var response = await _cluster.CallAsync(
             (kv, o) => kv.RangeAsync(new RangeRequest { Key = _keys.MapStart, RangeEnd = _keys.MapEnd, CountOnly = true }, o)).ConfigureAwait(false);
@@ -47,7 +48,7 @@ public sealed partial class EtcdEngine
         return (ProtocolError.None, 0);
     }
 
-    private async Task<(ProtocolError, long)> ListKeysAsync(PooledBufferWriter reply)
+    private async Task<(SessionError, long)> ListKeysAsync(PooledBufferWriter reply)
     {
         var response = await _cluster.CallAsync(
             (kv, o) => kv.RangeAsync(new RangeRequest { Key = _keys.MapStart, RangeEnd = _keys.MapEnd, KeysOnly = true }, o)).ConfigureAwait(false);

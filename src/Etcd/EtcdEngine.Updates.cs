@@ -30,7 +30,7 @@ public sealed partial class EtcdEngine
         Delete,
     }
 
-    private async Task<(ProtocolError, long)> UpdateAsync(EtcdRequest request, EtcdConnection connection, PooledBufferWriter reply)
+    private async Task<(SessionError, long)> UpdateAsync(EtcdRequest request, EtcdConnection connection, PooledBufferWriter reply)
     {
         var key = _keys.Map(request.Key);
         var marker = _keys.Marker(_frontEndId, connection.Id);

@@ -6,7 +6,7 @@ namespace TcpStore.Etcd;
 /// <summary>WAIT: register with this front-end's watch, then check; writes after the check's revision release it.</summary>
 public sealed partial class EtcdEngine
 {
-    private async Task<(ProtocolError, long)> WaitAsync(EtcdRequest request, Session session, EtcdConnection connection, PooledBufferWriter reply)
+    private async Task<(SessionError, long)> WaitAsync(EtcdRequest request, Session session, EtcdConnection connection, PooledBufferWriter reply)
     {
         // A new WAIT replaces the connection's earlier pending one, as on the in-memory engine.
         CancelWait(connection);

@@ -8,14 +8,14 @@ namespace TcpStore.Etcd;
 /// <summary>SET and MULTI_SET: puts (retried as they are: writing the same bytes again is harmless).</summary>
 public sealed partial class EtcdEngine
 {
-    private async Task<(ProtocolError, long)> SetAsync(EtcdRequest request)
+    private async Task<(SessionError, long)> SetAsync(EtcdRequest request)
     {
         var put = new PutRequest { Key = _keys.Map(request.Key), Value = UnsafeByteOperations.UnsafeWrap(request.Value) };
         var response = await _cluster.CallAsync((kv, o) => kv.PutAsync(put, o)).ConfigureAwait(false);
         return (ProtocolError.None, response.Header.Revision);
     }
 
-    private async Task<(ProtocolError, long)> MultiSetAsync(EtcdRequest request)
+    private async Task<(SessionError, long)> MultiSetAsync(EtcdRequest request)
     {
         // One transaction per batch: atomic up to the batch size (MaxOperationsPerTransaction, which must not exceed
         // etcd's --max-txn-ops), applied in order beyond it rather than refused: PyTorch's servers accept any

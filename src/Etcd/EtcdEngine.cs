@@ -148,7 +148,7 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
     }
 
     // The error, and the revision of the write it made (0 when it wrote nothing).
-    private Task<(ProtocolError Error, long Revision)> DispatchAsync(EtcdRequest request, Session session, EtcdConnection connection, PooledBufferWriter reply) =>
+    private Task<(SessionError Error, long Revision)> DispatchAsync(EtcdRequest request, Session session, EtcdConnection connection, PooledBufferWriter reply) =>
         request.Type switch
         {
             QueryType.Set => SetAsync(request),
@@ -164,7 +164,7 @@ public sealed partial class EtcdEngine : IStoreEngine, IAsyncDisposable
             QueryType.QueuePush => QueuePushAsync(request),
             QueryType.QueuePop => QueuePopAsync(request, connection, reply),
             QueryType.QueueLength => QueueLengthAsync(request, reply),
-            _ => Task.FromResult((ProtocolError.UnknownCommand, 0L)),
+            _ => Task.FromResult<(SessionError, long)>((ProtocolError.UnknownCommand, 0L)),
         };
 
     private void CancelWait(EtcdConnection connection)

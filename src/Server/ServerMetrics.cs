@@ -105,6 +105,7 @@ public sealed class ServerMetrics : IDisposable
     {
         TcpStore.Core.SessionFault.BufferLimit => CloseReason.BufferLimit,
         TcpStore.Core.SessionFault.EngineUnavailable => CloseReason.EngineUnavailable,
+        TcpStore.Core.SessionFault.NonNumericAdd => CloseReason.NonNumericAdd,
         _ => ToCloseReason(error.Protocol),
     };
 
@@ -116,7 +117,6 @@ public sealed class ServerMetrics : IDisposable
         TcpStore.Codec.ProtocolError.KeyTooLong => CloseReason.KeyTooLong,
         TcpStore.Codec.ProtocolError.ValueTooLong => CloseReason.ValueTooLong,
         TcpStore.Codec.ProtocolError.TooManyKeys => CloseReason.TooManyKeys,
-        TcpStore.Codec.ProtocolError.NonNumericAdd => CloseReason.NonNumericAdd,
         _ => throw new UnreachableException(error.ToString()),
     };
 }

@@ -146,14 +146,14 @@ public sealed class SessionModelProperties
     }
 
     /// <summary>Feeds the batch in two reads cut at a fraction of its length, keeping unconsumed bytes like a connection.</summary>
-    private static ProtocolError Execute(Session session, WireRequest[] requests, double cutFraction, StoreModel model, int slot, Step step)
+    private static SessionError Execute(Session session, WireRequest[] requests, double cutFraction, StoreModel model, int slot, Step step)
     {
         var frames = requests.Select(r => r.Encode()).ToArray();
         var bytes = frames.SelectMany(f => f).ToArray();
         var cut = (int)(bytes.Length * cutFraction);
 
         // What the model says: requests up to the first error execute, in order.
-        var expectedError = ProtocolError.None;
+        var expectedError = SessionError.None;
         var executed = 0;
         foreach (var request in requests)
         {
@@ -180,7 +180,7 @@ public sealed class SessionModelProperties
         {
             Assert.True(expectedError == first.Error, $"{step}: first read failed with {first.Error}, model {expectedError}");
             Assert.Equal(executed, first.Requests);
-            return first.Error.Protocol;
+            return first.Error;
         }
 
         Assert.True(wholeInFirst == first.Requests, $"{step}: executed {first.Requests} of {wholeInFirst} whole requests in the first read");
@@ -193,7 +193,7 @@ public sealed class SessionModelProperties
             Assert.Equal(bytes.Length - first.Consumed, second.Consumed);
         }
 
-        return second.Error.Protocol;
+        return second.Error;
     }
 
     private static void CompareOutputs(Session?[] sessions, StoreModel model, Step step)

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Numerics;
 using TcpStore.Codec;
+using TcpStore.Core;
 using TcpStore.Tests.Support;
 
 namespace TcpStore.Tests.Core;
@@ -59,12 +60,12 @@ internal sealed class StoreModel
     }
 
     /// <summary>Executes one request; returns the protocol error that closes the connection, if any.</summary>
-    public ProtocolError Execute(int slot, WireRequest request)
+    public SessionError Execute(int slot, WireRequest request)
     {
         return Run(slot, request);
     }
 
-    private ProtocolError Run(int slot, WireRequest r)
+    private SessionError Run(int slot, WireRequest r)
     {
         if (!_validated[slot])
         {
@@ -122,7 +123,7 @@ internal sealed class StoreModel
                 {
                     if (!ReferenceStoll(text, out var parsed))
                     {
-                        return ProtocolError.NonNumericAdd;
+                        return SessionFault.NonNumericAdd;
                     }
 
                     sum = unchecked(parsed + r.Delta);
