@@ -15,7 +15,7 @@ public static class LoadCommand
     public static Command Create()
     {
         var workloads = new Option<string>("--workloads") { Description = "Space-separated op:connections:depth rows (op: get|set|add|mixed).", DefaultValueFactory = _ => Workload.DefaultTable };
-        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), libuv, legacy.", DefaultValueFactory = _ => "ours,libuv" };
+        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), ours-admin (ours with the admin listener on and its live page open, see --admin-viewer), libuv, legacy.", DefaultValueFactory = _ => "ours,libuv" };
         var target = new Option<string?>("--target") { Description = "Measure an already running server at host:port instead of starting any." };
         var seconds = new Option<double>("--seconds") { Description = "Timed phase per run.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "Warm-up per run (not counted).", DefaultValueFactory = _ => 1 };
@@ -25,10 +25,11 @@ public static class LoadCommand
         var getRatio = new Option<double>("--get-ratio") { Description = "Share of GETs in the mixed workload.", DefaultValueFactory = _ => 0.8 };
         var noPin = new Option<bool>("--no-pin") { Description = "Do not pin servers to CPU 0 and the load to CPU 1." };
         var engine = LoadEngineOption.Create();
+        var viewer = new Option<string>("--admin-viewer") { Description = "How ours-admin's live page is kept open: poll (this process fetches what the page fetches, every second) or chromium:CPU (headless Chromium pinned to CPU).", DefaultValueFactory = _ => "poll" };
 
         var command = new Command("load", "Closed-loop throughput and latency of our server against PyTorch's, side by side.")
         {
-            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine,
+            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine, viewer,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -42,7 +43,7 @@ public static class LoadCommand
             }
 
             var kinds = parse.GetValue(servers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            return await CompareAsync(kinds, rows, settings, cancellationToken).ConfigureAwait(false);
+            return await CompareAsync(kinds, rows, settings, parse.GetValue(viewer)!, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
@@ -66,9 +67,10 @@ public static class LoadCommand
         return 0;
     }
 
-    private static async Task<int> CompareAsync(string[] kinds, List<Workload> rows, RunSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> CompareAsync(string[] kinds, List<Workload> rows, RunSettings settings, string viewerMode, CancellationToken cancellationToken)
     {
         var started = new List<ServerProcess>();
+        var viewers = new List<AdminViewer>();
         try
         {
             foreach (var kind in kinds)
@@ -77,12 +79,21 @@ public static class LoadCommand
                 {
                     "ours" => (ServerKind.Ours, false),
                     "ours-sockets" => (ServerKind.Ours, true),
+                    "ours-admin" => (ServerKind.Ours, false),
                     "libuv" => (ServerKind.LibUv, false),
                     "legacy" => (ServerKind.Legacy, false),
-                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, libuv, legacy)"),
+                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, ours-admin, libuv, legacy)"),
                 };
-                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken).ConfigureAwait(false));
-                Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}");
+                var adminPort = kind == "ours-admin" ? AdminViewer.FreePort() : 0;
+                string[] extra = adminPort > 0 ? ["--admin-port", adminPort.ToString(CultureInfo.InvariantCulture)] : [];
+                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken, extra).ConfigureAwait(false));
+                if (adminPort > 0)
+                {
+                    started[^1].Name = "ours+admin";
+                    viewers.Add(await AdminViewer.OpenAsync(new Uri($"http://127.0.0.1:{adminPort}/"), viewerMode, cancellationToken).ConfigureAwait(false));
+                }
+
+                Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}{(adminPort > 0 ? $", admin page on port {adminPort} open ({viewerMode})" : string.Empty)}");
             }
 
             PinSelf(settings);
@@ -98,9 +109,10 @@ public static class LoadCommand
                     var order = Enumerable.Range(0, started.Count);
                     foreach (var s in r % 2 == 0 ? order : order.Reverse())
                     {
+                        var cpuBefore = started[s].CpuSeconds();
                         var result = await LoadRunner.RunAsync(started[s].EndPoint, row, catalog, settings.Warmup, settings.Duration, settings.Engine, cancellationToken).ConfigureAwait(false);
                         results[s].Add(result);
-                        Console.WriteLine(FormatRun(row, started[s].Name, r, result));
+                        Console.WriteLine(FormatRun(row, started[s].Name, r, result) + string.Create(CultureInfo.InvariantCulture, $"  server CPU {started[s].CpuSeconds() - cpuBefore:0.00} s"));
                     }
                 }
 
@@ -108,10 +120,20 @@ public static class LoadCommand
             }
 
             PrintTable(started.Select(s => s.Name).ToList(), table);
+            foreach (var viewer in viewers.Where(v => v.Polls + v.Failures > 0))
+            {
+                Console.WriteLine($"# admin page: {viewer.Polls} polls answered, {viewer.Failures} failed");
+            }
+
             return 0;
         }
         finally
         {
+            foreach (var viewer in viewers)
+            {
+                await viewer.DisposeAsync().ConfigureAwait(false);
+            }
+
             foreach (var server in started)
             {
                 await server.DisposeAsync().ConfigureAwait(false);
@@ -140,10 +162,16 @@ public static class LoadCommand
 
     private static void PrintTable(List<string> names, List<(Workload Row, LoadResult[] Median)> table)
     {
+        // Against libuv when it ran; without it, against ours when ours+admin ran (the admin overhead).
         var baseline = names.FindIndex(n => n == "libuv");
+        if (baseline < 0 && names.Contains("ours+admin"))
+        {
+            baseline = names.FindIndex(n => n == "ours");
+        }
+
         Console.WriteLine();
-        Console.WriteLine("Medians, thousand ops/s (p99 in ms); ratio = server / libuv:");
-        var header = "| op, conns x depth | " + string.Join(" | ", names.Select(n => baseline >= 0 && n != "libuv" ? $"{n} | ratio" : n)) + " |";
+        Console.WriteLine($"Medians, thousand ops/s (p99 in ms); ratio = server / {(baseline >= 0 ? names[baseline] : "none")}:");
+        var header = "| op, conns x depth | " + string.Join(" | ", names.Select((n, i) => baseline >= 0 && i != baseline ? $"{n} | ratio" : n)) + " |";
         Console.WriteLine(header);
         Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", header.Count(c => c == '|') - 1)));
         foreach (var (row, medians) in table)

@@ -42,7 +42,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public static IReadOnlyList<string> OursExtraArguments { get; set; } = [];
 
     /// <summary>A short name for tables.</summary>
-    public string Name { get; }
+    public string Name { get; set; }
 
     /// <summary>Where it listens (loopback).</summary>
     public IPEndPoint EndPoint { get; }
@@ -65,8 +65,29 @@ public sealed class ServerProcess : IAsyncDisposable
         return 0;
     }
 
+    /// <summary>CPU time (user + system) the server has used so far, from /proc (0 when unreadable).</summary>
+    public double CpuSeconds()
+    {
+        try
+        {
+            // Fields 14 and 15 (utime, stime) in clock ticks, counted after the parenthesised name.
+            var stat = File.ReadAllText($"/proc/{_process.Id}/stat");
+            var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+            return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) / 100.0;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
     /// <summary>Starts a server on an ephemeral port, pinned to <paramref name="cpu"/>, and waits for its listening line.</summary>
-    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool socketsTransport, CancellationToken cancellationToken)
+    /// <param name="kind">Which server.</param>
+    /// <param name="cpu">The CPU to pin it to (beyond the machine's: unpinned).</param>
+    /// <param name="socketsTransport">Ours only: the .NET-sockets transport.</param>
+    /// <param name="cancellationToken">Cancels the wait for its listening line.</param>
+    /// <param name="extraArguments">Ours only: more <c>serve</c> arguments for this one server (e.g. <c>--admin-port</c>).</param>
+    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool socketsTransport, CancellationToken cancellationToken, IReadOnlyList<string>? extraArguments = null)
     {
         var start = new ProcessStartInfo
         {
@@ -96,7 +117,7 @@ public sealed class ServerProcess : IAsyncDisposable
                 start.ArgumentList.Add("sockets");
             }
 
-            foreach (var arg in OursExtraArguments)
+            foreach (var arg in OursExtraArguments.Concat(extraArguments ?? []))
             {
                 start.ArgumentList.Add(arg);
             }
