@@ -83,21 +83,21 @@ public sealed class SessionStats
         RendezvousCompareSets = 0;
     }
 
+    // Inlined into the session's execute: one increment and two compares for every request; only
+    // SET and COMPARE_SET look at their key, out of line.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void OnRequest(ref Request request)
     {
-        var slot = Slot(request.Type);
+        var type = request.Type;
+        var slot = Slot(type);
         if (++_requests[slot] == 0)
         {
             Carry(slot);
         }
 
-        if (request.Type == QueryType.Set && !request.Key.IsEmpty && (uint)(request.Key[^1] - '0') <= 9)
+        if (type is QueryType.Set or QueryType.CompareSet)
         {
-            LastRankKeyHash = RankKeyHash(request.Key);
-        }
-        else if (request.Type == QueryType.CompareSet && IsRendezvousStateKey(request.Key))
-        {
-            RendezvousCompareSets++;
+            OnWrite(ref request);
         }
     }
 
@@ -120,7 +120,20 @@ public sealed class SessionStats
         return key.StartsWith("torch.rendezvous."u8);
     }
 
-    private static int Slot(QueryType type) => Math.Min((int)type, TypeSlots - 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Slot(QueryType type) => (uint)type < TypeSlots ? (int)type : TypeSlots - 1;
+
+    private void OnWrite(ref Request request)
+    {
+        if (request.Type == QueryType.Set && !request.Key.IsEmpty && (uint)(request.Key[^1] - '0') <= 9)
+        {
+            LastRankKeyHash = RankKeyHash(request.Key);
+        }
+        else if (request.Type == QueryType.CompareSet && IsRendezvousStateKey(request.Key))
+        {
+            RendezvousCompareSets++;
+        }
+    }
 
     // A reader on another thread may see the wrapped counter before the carry for a moment (a
     // dashboard value 2^32 low once in four billion requests); the request path stays one increment.
