@@ -15,7 +15,7 @@ public static class LoadCommand
     public static Command Create()
     {
         var workloads = new Option<string>("--workloads") { Description = "Space-separated op:connections:depth rows (op: get|set|add|mixed).", DefaultValueFactory = _ => Workload.DefaultTable };
-        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), libuv, legacy, floor (bench/floor/request-floor.c, built with cc).", DefaultValueFactory = _ => "ours,floor,libuv" };
+        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), libuv, legacy, floor (bench/floor/request-floor.c, built with cc), ours-admin (ours with the admin listener on and its live page open, see --admin-viewer).", DefaultValueFactory = _ => "ours,floor,libuv" };
         var target = new Option<string?>("--target") { Description = "Measure an already running server at host:port instead of starting any." };
         var seconds = new Option<double>("--seconds") { Description = "Timed phase per run.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "Warm-up per run (not counted).", DefaultValueFactory = _ => 1 };
@@ -27,10 +27,11 @@ public static class LoadCommand
         var serverWarmup = new Option<double>("--server-warmup") { Description = "Seconds of every row on every server before the first measured round (not counted), so .NET's tiered JIT has compiled every request path of ours before any round measures it.", DefaultValueFactory = _ => 1 };
         var syscalls = new Option<bool>("--syscalls") { Description = "Count each server's system calls per request with strace -c -f (slows the traced runs down: their throughput means nothing)." };
         var engine = LoadEngineOption.Create();
+        var viewer = new Option<string>("--admin-viewer") { Description = "How ours-admin's live page is kept open: poll (this process fetches what the page fetches, every second) or chromium:CPU (headless Chromium pinned to CPU).", DefaultValueFactory = _ => "poll" };
 
         var command = new Command("load", "Closed-loop throughput and latency of our server against PyTorch's, side by side.")
         {
-            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine, syscalls, serverWarmup,
+            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine, syscalls, serverWarmup, viewer,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -44,7 +45,7 @@ public static class LoadCommand
             }
 
             var kinds = parse.GetValue(servers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            return await CompareAsync(kinds, rows, settings, cancellationToken).ConfigureAwait(false);
+            return await CompareAsync(kinds, rows, settings, parse.GetValue(viewer)!, cancellationToken).ConfigureAwait(false);
         });
         return command;
     }
@@ -68,9 +69,10 @@ public static class LoadCommand
         return 0;
     }
 
-    private static async Task<int> CompareAsync(string[] kinds, List<Workload> rows, RunSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> CompareAsync(string[] kinds, List<Workload> rows, RunSettings settings, string viewerMode, CancellationToken cancellationToken)
     {
         var started = new List<ServerProcess>();
+        var viewers = new List<AdminViewer>();
         try
         {
             foreach (var kind in kinds)
@@ -79,13 +81,22 @@ public static class LoadCommand
                 {
                     "ours" => (ServerKind.Ours, false),
                     "ours-sockets" => (ServerKind.Ours, true),
+                    "ours-admin" => (ServerKind.Ours, false),
                     "libuv" => (ServerKind.LibUv, false),
                     "legacy" => (ServerKind.Legacy, false),
                     "floor" => (ServerKind.RequestFloor, false),
-                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, libuv, legacy, floor)"),
+                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, ours-admin, libuv, legacy, floor)"),
                 };
-                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken, probe: true).ConfigureAwait(false));
-                Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}");
+                var adminPort = kind == "ours-admin" ? AdminViewer.FreePort() : 0;
+                string[] extra = adminPort > 0 ? ["--admin-port", adminPort.ToString(CultureInfo.InvariantCulture)] : [];
+                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken, probe: true, extraArguments: extra).ConfigureAwait(false));
+                if (adminPort > 0)
+                {
+                    started[^1].Name = "ours+admin";
+                    viewers.Add(await AdminViewer.OpenAsync(new Uri($"http://127.0.0.1:{adminPort}/"), viewerMode, cancellationToken).ConfigureAwait(false));
+                }
+
+                Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}{(adminPort > 0 ? $", admin page on port {adminPort} open ({viewerMode})" : string.Empty)}");
             }
 
             PinSelf(settings);
@@ -130,10 +141,20 @@ public static class LoadCommand
 
             Console.WriteLine($"# machine load at the end {LoadAverage()}");
             LoadTable.Print(started.Select(s => s.Name).ToList(), table);
+            foreach (var viewer in viewers.Where(v => v.Polls + v.Failures > 0))
+            {
+                Console.WriteLine($"# admin page: {viewer.Polls} polls answered, {viewer.Failures} failed");
+            }
+
             return 0;
         }
         finally
         {
+            foreach (var viewer in viewers)
+            {
+                await viewer.DisposeAsync().ConfigureAwait(false);
+            }
+
             foreach (var server in started)
             {
                 await server.DisposeAsync().ConfigureAwait(false);

@@ -5,7 +5,8 @@ namespace TcpStore.Bench.Load;
 
 /// <summary>
 /// The tables <c>load</c> prints: throughput and p99 per server with the ratios ours / floor (the C
-/// request floor), p99 ours / floor and ours / libuv; then each server's cost per request (CPU,
+/// request floor), p99 ours / floor, ours / libuv and ours+admin / ours (the admin listener's
+/// overhead); then each server's cost per request (CPU,
 /// context switches, system calls when traced, GCs and bytes allocated).
 /// </summary>
 public static class LoadTable
@@ -28,6 +29,14 @@ public static class LoadTable
         if (ours >= 0 && libuv >= 0)
         {
             ratios.Add(("ours / libuv", m => Ratio(m[ours].OpsPerSecond, m[libuv].OpsPerSecond)));
+        }
+
+        // The admin listener's overhead: the same server with its live page open, against it closed.
+        var admin = names.IndexOf("ours+admin");
+        if (ours >= 0 && admin >= 0)
+        {
+            ratios.Add(("ours+admin / ours", m => Ratio(m[admin].OpsPerSecond, m[ours].OpsPerSecond)));
+            ratios.Add(("p99 ours+admin / ours", m => Ratio(m[admin].P99Ns, m[ours].P99Ns)));
         }
 
         Console.WriteLine();

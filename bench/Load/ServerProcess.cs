@@ -56,7 +56,7 @@ public sealed class ServerProcess : IAsyncDisposable
     public static IReadOnlyList<string> OursExtraArguments { get; set; } = [];
 
     /// <summary>A short name for tables.</summary>
-    public string Name { get; }
+    public string Name { get; set; }
 
     /// <summary>Where it listens (loopback).</summary>
     public IPEndPoint EndPoint { get; }
@@ -81,9 +81,15 @@ public sealed class ServerProcess : IAsyncDisposable
 
     /// <summary>
     /// Starts a server on an ephemeral port, pinned to <paramref name="cpu"/>, and waits for its
-    /// listening line. With <paramref name="probe"/>, our server gets the GC probe (<c>StartupHook</c>).
+    /// listening line.
     /// </summary>
-    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool socketsTransport, CancellationToken cancellationToken, bool probe = false)
+    /// <param name="kind">Which server.</param>
+    /// <param name="cpu">The CPU to pin it to (beyond the machine's: unpinned).</param>
+    /// <param name="socketsTransport">Ours only: the .NET-sockets transport.</param>
+    /// <param name="cancellationToken">Cancels the wait for its listening line.</param>
+    /// <param name="probe">Ours only: load the GC probe (<c>StartupHook</c>) into the server.</param>
+    /// <param name="extraArguments">Ours only: more <c>serve</c> arguments for this one server (e.g. <c>--admin-port</c>).</param>
+    public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool socketsTransport, CancellationToken cancellationToken, bool probe = false, IReadOnlyList<string>? extraArguments = null)
     {
         string? probeFile = null;
         var start = new ProcessStartInfo
@@ -114,7 +120,7 @@ public sealed class ServerProcess : IAsyncDisposable
                 start.ArgumentList.Add("sockets");
             }
 
-            foreach (var arg in OursExtraArguments)
+            foreach (var arg in OursExtraArguments.Concat(extraArguments ?? []))
             {
                 start.ArgumentList.Add(arg);
             }

@@ -86,6 +86,8 @@ public sealed class AdminServer : IAsyncDisposable
         app.MapGet("/api/status", (HttpRequest request) => Results.Json(server.Inspect(World(request)).Server, Json));
         app.MapGet("/api/clients", (HttpRequest request) => Results.Json(server.Inspect(World(request)).Clients, Json));
         app.MapGet("/api/waiters", (HttpRequest request) => Results.Json(server.Inspect(World(request)).Waiters, Json));
+        var feed = new PageFeed(server, PageRows, PageFeed.PageInterval);
+        app.MapGet("/api/page", (HttpRequest request) => Results.Bytes(feed.Json(World(request)), "application/json; charset=utf-8"));
         app.MapGet("/api/keys", () => Results.Json(server.InspectKeys(options.ShowValues), Json));
         app.MapGet("/", (HttpRequest request) => Results.Content(LivePage.Render(Limit(server.Inspect(World(request)), PageRows)), "text/html; charset=utf-8"));
     }
@@ -98,7 +100,7 @@ public sealed class AdminServer : IAsyncDisposable
     private static InspectionSnapshot Limit(InspectionSnapshot snapshot, HttpRequest request) =>
         int.TryParse(request.Query["limit"], NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? Limit(snapshot, n) : snapshot;
 
-    private static InspectionSnapshot Limit(InspectionSnapshot snapshot, int rows) =>
+    internal static InspectionSnapshot Limit(InspectionSnapshot snapshot, int rows) =>
         snapshot.Clients.Count <= rows && snapshot.Waiters.Count <= rows
             ? snapshot
             : snapshot with { Clients = [.. snapshot.Clients.Take(rows)], Waiters = [.. snapshot.Waiters.Take(rows)] };

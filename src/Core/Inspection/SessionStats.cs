@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using TcpStore.Codec;
 
 namespace TcpStore.Core.Inspection;
@@ -9,14 +10,18 @@ namespace TcpStore.Core.Inspection;
 /// </summary>
 /// <remarks>
 /// A session creates this lazily on its first request, so an idle connection that never sent
-/// anything costs one null reference; afterwards nothing on the request path allocates.
+/// anything costs one null reference; afterwards nothing on the request path allocates. The
+/// per-type counters are 32-bit and live inside the object (no array): 144 bytes a connection
+/// instead of 248, which matters at 10,000 idle ranks. A counter that wraps carries 2^32 into a
+/// side array allocated then (after four billion requests of one type on one connection).
 /// </remarks>
 public sealed class SessionStats
 {
     /// <summary>Slots for request counters; query types beyond it are counted in the last slot.</summary>
     public const int TypeSlots = 20;
 
-    private readonly long[] _requests = new long[TypeSlots];
+    private Counters _requests;
+    private long[]? _carried;
 
     /// <summary>Request bytes parsed (whole frames).</summary>
     public long BytesIn { get; private set; }
@@ -38,7 +43,7 @@ public sealed class SessionStats
     public long RendezvousCompareSets { get; private set; }
 
     /// <summary>Requests of <paramref name="type"/> executed.</summary>
-    public long Requests(QueryType type) => Volatile.Read(ref _requests[Slot(type)]);
+    public long Requests(QueryType type) => Read(Slot(type));
 
     /// <summary>Adds this connection's counters into <paramref name="totals"/> (indexed like <see cref="Requests"/>).</summary>
     public void AddTo(long[] totals, ref long bytesIn, ref long bytesOut, ref long rendezvousCompareSets)
@@ -46,7 +51,7 @@ public sealed class SessionStats
         ArgumentNullException.ThrowIfNull(totals);
         for (var i = 0; i < Math.Min(totals.Length, TypeSlots); i++)
         {
-            totals[i] += Volatile.Read(ref _requests[i]);
+            totals[i] += Read(i);
         }
 
         bytesIn += BytesIn;
@@ -63,16 +68,37 @@ public sealed class SessionStats
         return hash == 0 ? 1 : hash;
     }
 
+    /// <summary>
+    /// Forgets everything, as for a new connection (for a transport that reuses its per-connection
+    /// objects; the server must fold the counters into its totals first).
+    /// </summary>
+    public void Reset()
+    {
+        _requests = default;
+        _carried = null;
+        BytesIn = 0;
+        BytesOut = 0;
+        LastRequestTicks = 0;
+        LastRankKeyHash = 0;
+        RendezvousCompareSets = 0;
+    }
+
+    // One increment and a type test for every request; only SET and COMPARE_SET look at their key,
+    // out of line. (Marked for inlining, but callgrind showed the JIT keeps it a call from the
+    // session's large Execute: about 50 instructions per request with the call.)
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal void OnRequest(ref Request request)
     {
-        _requests[Slot(request.Type)]++;
-        if (request.Type == QueryType.Set && !request.Key.IsEmpty && (uint)(request.Key[^1] - '0') <= 9)
+        var type = request.Type;
+        var slot = Slot(type);
+        if (++_requests[slot] == 0)
         {
-            LastRankKeyHash = RankKeyHash(request.Key);
+            Carry(slot);
         }
-        else if (request.Type == QueryType.CompareSet && IsRendezvousStateKey(request.Key))
+
+        if (type is QueryType.Set or QueryType.CompareSet)
         {
-            RendezvousCompareSets++;
+            OnWrite(ref request);
         }
     }
 
@@ -83,17 +109,6 @@ public sealed class SessionStats
     }
 
     internal void OnSent(long bytes) => BytesOut += bytes;
-
-    // A pooled connection's session starts its next connection from zero.
-    internal void Reset()
-    {
-        Array.Clear(_requests);
-        BytesIn = 0;
-        BytesOut = 0;
-        LastRequestTicks = 0;
-        LastRankKeyHash = 0;
-        RendezvousCompareSets = 0;
-    }
 
     /// <summary>Whether <paramref name="key"/> is torchrun's rendezvous state key (<c>[/]torch.rendezvous.&lt;run_id&gt;</c>).</summary>
     public static bool IsRendezvousStateKey(ReadOnlySpan<byte> key)
@@ -106,5 +121,39 @@ public sealed class SessionStats
         return key.StartsWith("torch.rendezvous."u8);
     }
 
-    private static int Slot(QueryType type) => Math.Min((int)type, TypeSlots - 1);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Slot(QueryType type) => (uint)type < TypeSlots ? (int)type : TypeSlots - 1;
+
+    private void OnWrite(ref Request request)
+    {
+        if (request.Type == QueryType.Set && !request.Key.IsEmpty && (uint)(request.Key[^1] - '0') <= 9)
+        {
+            LastRankKeyHash = RankKeyHash(request.Key);
+        }
+        else if (request.Type == QueryType.CompareSet && IsRendezvousStateKey(request.Key))
+        {
+            RendezvousCompareSets++;
+        }
+    }
+
+    // A reader on another thread may see the wrapped counter before the carry for a moment (a
+    // dashboard value 2^32 low once in four billion requests); the request path stays one increment.
+    private long Read(int slot) => Volatile.Read(ref _requests[slot]) + (Volatile.Read(ref _carried) is { } carried ? Volatile.Read(ref carried[slot]) : 0);
+
+    // Tests start a counter near the wrap instead of making four billion requests.
+    internal void Preset(QueryType type, uint count) => _requests[Slot(type)] = count;
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void Carry(int slot)
+    {
+        var carried = _carried ?? new long[TypeSlots];
+        carried[slot] += 1L << 32;
+        Volatile.Write(ref _carried, carried);
+    }
+
+    [InlineArray(TypeSlots)]
+    private struct Counters
+    {
+        private uint _first;
+    }
 }
