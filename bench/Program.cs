@@ -14,6 +14,11 @@ public static class Program
     public static async Task<int> Main(string[] args)
     {
         ArgumentNullException.ThrowIfNull(args);
+        if (args.Length > 0 && args[0] == "count")
+        {
+            return Micro.CountHarness.Run(args);
+        }
+
         if (args.Length > 0 && args[0] is "load" or "barrier")
         {
             var root = new RootCommand("TcpStore load and rendezvous benchmarks against PyTorch's own server.")

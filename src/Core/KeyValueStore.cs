@@ -411,6 +411,21 @@ public sealed class KeyValueStore
     /// <summary>CHECK: whether every key is a map key or a non-empty queue.</summary>
     public bool Check(KeyList keys)
     {
+        // One key that exists and is not held by a writer is ready without the shard lock: a plain
+        // map read, linearized where the cell was seen free. A held cell (a multi-key step may be
+        // half done) or a missing key (a queue may hold it, or a step may be inserting it) takes the
+        // locked path, which orders the answer against those writes.
+        if (keys.Count == 1)
+        {
+            foreach (var entry in keys)
+            {
+                if (_mapBySpan.TryGetValue(entry.Key, out var cell) && cell.IsSettled)
+                {
+                    return true;
+                }
+            }
+        }
+
         var shards = ShardsOf(keys);
         EnterShards(shards);
         try

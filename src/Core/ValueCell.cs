@@ -54,6 +54,21 @@ internal sealed class ValueCell
     /// <summary>Whether the calling thread holds the cell.</summary>
     public bool IsHeldByCurrentThread => (Volatile.Read(ref _sequence) & 1) != 0 && _holder == Environment.CurrentManagedThreadId;
 
+    /// <summary>
+    /// Whether, at the moment of the call, the cell was free and not deleted, so its key existed with
+    /// a complete value (no multi-key step was half done on it). Lock-free; false means "ask under the lock".
+    /// </summary>
+    public bool IsSettled
+    {
+        get
+        {
+            // The sequence first (acquire): a DELETE marks the cell removed before its release store,
+            // so a removal that came before this read is seen below.
+            var sequence = Volatile.Read(ref _sequence);
+            return (sequence & 1) == 0 && !Volatile.Read(ref _removed);
+        }
+    }
+
     /// <summary>Takes the cell for writing, waiting for another writer to finish. Not reentrant.</summary>
     public void Enter()
     {

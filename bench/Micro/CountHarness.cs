@@ -1,0 +1,53 @@
+using TcpStore.Codec;
+using TcpStore.Core;
+
+namespace TcpStore.Bench.Micro;
+
+/// <summary>
+/// The <see cref="SessionBenchmarks"/> loop without BenchmarkDotNet, for counting instructions under
+/// callgrind (bench/instr-per-request.sh runs it at two batch counts and divides the difference).
+/// Usage: <c>bench count KIND DEPTH BATCHES</c>.
+/// </summary>
+public static class CountHarness
+{
+    /// <summary>Runs <c>BATCHES</c> reads of <c>DEPTH</c> requests of <c>KIND</c>; prints the requests run.</summary>
+    public static int Run(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        if (args.Length != 4)
+        {
+            Console.Error.WriteLine("usage: count KIND DEPTH BATCHES");
+            return 2;
+        }
+
+        var kind = args[1];
+        var depth = int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture);
+        var batches = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
+        var store = new KeyValueStore();
+        Frames.Populate(store);
+        using var session = new Session(store, CodecLimits.Default) { LegacyProtocol = LegacyProtocol.Torch113 };
+        using var sending = new PooledBufferWriter();
+        if (session.Process(Frames.Validate()).Error != ProtocolError.None)
+        {
+            throw new InvalidOperationException("VALIDATE was rejected");
+        }
+
+        var batch = Frames.Build(kind, depth);
+        long requests = 0;
+        for (var i = 0; i < batches; i++)
+        {
+            var result = session.Process(batch);
+            if (result.Error != ProtocolError.None || result.Consumed != batch.Length)
+            {
+                throw new InvalidOperationException($"{kind} batch failed: {result}");
+            }
+
+            session.TakeOutput(sending);
+            sending.Clear();
+            requests += result.Requests;
+        }
+
+        Console.WriteLine(requests);
+        return 0;
+    }
+}
