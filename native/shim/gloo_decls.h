@@ -5,10 +5,12 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace c10 {
 namespace detail {
@@ -41,6 +43,27 @@ namespace c10d {
 
 class Store;
 
+// Only a non-virtual call to the base member is declared. That is the code a virtual call on a gloo
+// barrier work runs: the wait slot of the barrier work's vtable in 2.10 holds c10d::Work::wait itself
+// (read from the library's relocations; only gloo's send and receive works override it). It blocks
+// until the work completes or the timeout passes, then rethrows the work's error if it failed.
+class Work {
+ public:
+  bool wait(std::chrono::milliseconds timeout);
+};
+
+// Field order and sizes follow the 2.10 struct: device ids (a vector), the timeout, an optional
+// device (two one-byte fields plus the engaged flag) and the async flag. ProcessGroupGloo::barrier
+// reads only the timeout, at byte 24 (seen in its disassembly: the one load from the options
+// argument is 0x18(%rdx)); the C# interop test checks at run time that the timeout given here is
+// the one gloo reports when a barrier times out.
+struct BarrierOptions {
+  std::vector<std::int64_t> device_ids;
+  std::chrono::milliseconds timeout{-1};
+  unsigned char device_[3] = {0, 0, 0};  // std::optional<at::Device>, disengaged
+  bool asyncOp = true;
+};
+
 class PrefixStore {
  public:
   PrefixStore(std::string prefix, c10::intrusive_ptr<Store> store);
@@ -60,6 +83,7 @@ class ProcessGroupGloo {
 
   static std::shared_ptr<::gloo::transport::Device> createDefaultDevice(bool lazyInit);
   ProcessGroupGloo(const c10::intrusive_ptr<Store>& store, int rank, int size, c10::intrusive_ptr<Options> options);
+  c10::intrusive_ptr<Work> barrier(const BarrierOptions& opts);
   alignas(16) char storage_[65536];
 };
 
@@ -72,3 +96,6 @@ inline void pinRefcount(void* object) {
 }
 
 }  // namespace c10d
+
+static_assert(sizeof(c10d::BarrierOptions) == 40, "unexpected BarrierOptions layout");
+static_assert(offsetof(c10d::BarrierOptions, timeout) == 24, "unexpected BarrierOptions layout");

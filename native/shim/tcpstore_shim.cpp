@@ -4,7 +4,7 @@
 //
 //   tcpstore-shim server --port P --libuv 0|1 [--host 127.0.0.1]
 //   tcpstore-shim client --host H --port P [--timeout-ms N] [--world-size N]
-//                        [--libuv 0|1]
+//                        [--libuv 0|1] [--gloo-rank R]
 //
 // See README.md next to this file for the full line protocol.
 
@@ -41,7 +41,7 @@ using Bytes = std::vector<std::uint8_t>;
                "usage:\n"
                "  tcpstore-shim server --port P --libuv 0|1 [--host H]\n"
                "  tcpstore-shim client --host H --port P [--timeout-ms N] "
-               "[--world-size N] [--libuv 0|1]\n");
+               "[--world-size N] [--libuv 0|1] [--gloo-rank R]\n");
   std::exit(2);
 }
 
@@ -422,9 +422,10 @@ int runClient(const Args& a) {
   opts.useLibUV = a.libuv != 0;  // the client refuses queue ops locally if false
 
   c10d::TCPStore* store = nullptr;
+  c10d::ProcessGroupGloo* group = nullptr;
   try {
     store = new c10d::TCPStore(a.host, opts);
-    if (a.glooRank >= 0) connectGloo(store, a);
+    if (a.glooRank >= 0) group = connectGloo(store, a);
   } catch (...) {
     emit("err " + describeCurrentException());
     return 1;
@@ -445,7 +446,7 @@ int runClient(const Args& a) {
     }
     std::string reply;
     try {
-      reply = execute(*store, tokens);
+      reply = tokens[0] == "barrier" ? glooBarrier(group, tokens) : execute(*store, tokens);
     } catch (...) {
       reply = "err " + describeCurrentException();
     }

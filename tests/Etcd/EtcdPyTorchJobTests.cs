@@ -10,8 +10,8 @@ namespace TcpStore.Tests.Etcd;
 /// Eight real PyTorch 2.10 store clients (the shim), four on each of two front-ends over one etcd
 /// cluster: doing what a job's rendezvous does with its store (the client's own world-size handshake,
 /// an ADD barrier released by a WAIT, and an all-gather of per-rank keys), and as a real gloo job
-/// (ProcessGroupGloo's rendezvous and mesh, then the store-based barrier). Hostile input on the same
-/// front-end closes only its own connection.
+/// (ProcessGroupGloo's rendezvous and mesh, the store-based barrier, then gloo barriers over gloo's own
+/// transport). Hostile input on the same front-end closes only its own connection.
 /// </summary>
 [Collection(EtcdCollection.Name)]
 public sealed class EtcdPyTorchJobTests(EtcdTestCluster cluster)
@@ -52,7 +52,7 @@ public sealed class EtcdPyTorchJobTests(EtcdTestCluster cluster)
     }
 
     [Fact]
-    public async Task A_real_eight_rank_gloo_job_four_ranks_per_front_end_connects_and_passes_its_barrier()
+    public async Task A_real_eight_rank_gloo_job_four_ranks_per_front_end_connects_and_passes_store_and_gloo_barriers()
     {
         var prefix = EtcdFrontEnd.NewPrefix();
         await using var a = await EtcdFrontEnd.StartAsync(cluster.Endpoints, prefix);
@@ -91,6 +91,16 @@ public sealed class EtcdPyTorchJobTests(EtcdTestCluster cluster)
             var values = await store.MultiGetAsync([.. Enumerable.Range(0, Ranks).Select(r => $"/0//cpu//0/{r}")]);
             Assert.All(values, v => Assert.Equal(Ranks, GlooRankValue.WorldSize(v)));
             Assert.Equal($"{Ranks}", await store.GetStringAsync("init/"));
+
+            // The job's first collective, over gloo's own TCP pairs between the ranks the two front-ends introduced:
+            // all eight pass a gloo barrier. In the next one rank 7 is withheld, and the other seven must stay
+            // blocked until it enters.
+            await Task.WhenAll(ranks.Select(client => client.GlooBarrierAsync(StoreTimeout)));
+            var entered = ranks[..^1].Select(client => client.GlooBarrierAsync(StoreTimeout)).ToArray();
+            await Task.WhenAny(Task.WhenAll(entered), Task.Delay(TimeSpan.FromSeconds(2)));
+            Assert.All(entered, t => Assert.False(t.IsCompleted, "a gloo barrier passed with rank 7 withheld"));
+            await ranks[^1].GlooBarrierAsync(StoreTimeout);
+            await Task.WhenAll(entered);
         }
         finally
         {

@@ -569,6 +569,20 @@ public sealed class RealPyTorchClient : IAsyncDisposable
             Join("wait " + ((long)timeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture), keys),
             Max(_readTimeout, timeout + ReadTimeoutMargin));
 
+    /// <summary>
+    /// Real <c>ProcessGroupGloo::barrier</c> with its timeout set to <paramref name="timeout"/>, then
+    /// <c>Work::wait</c> (the shim's <c>barrier</c> command): a collective over gloo's own TCP pairs, not the
+    /// store. Only for a client connected with a gloo rank. Completes once every rank of the group has entered
+    /// the barrier; with a rank missing it throws <see cref="RealClientException"/> (gloo's timeout) after
+    /// <paramref name="timeout"/>.
+    /// </summary>
+    /// <param name="timeout">gloo's timeout for this barrier.</param>
+    /// <returns>A task that completes when the barrier has passed.</returns>
+    public Task GlooBarrierAsync(TimeSpan timeout)
+        => RunAsync(
+            "barrier " + ((long)timeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture),
+            Max(_readTimeout, timeout + ReadTimeoutMargin));
+
     /// <summary>Real <c>delete_key(key)</c>.</summary>
     /// <param name="key">The key.</param>
     /// <returns><see langword="true"/> if a key was deleted.</returns>
