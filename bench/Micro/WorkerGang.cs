@@ -44,7 +44,10 @@ public sealed class WorkerGang : IDisposable
             go.Set();
         }
 
-        _done.Wait();
+        // Block in the kernel rather than CountdownEvent.Wait's spin: on a 2-core machine a spinning
+        // caller takes a core from one of two workers, which measured as a 2-thread speed-up of
+        // about 1.45x where the workers' own CPU per operation allowed about 1.65x.
+        _done.WaitHandle.WaitOne();
     }
 
     /// <inheritdoc />
