@@ -212,15 +212,7 @@ public sealed partial class TcpStoreClient : Store
                 catch (Exception ex) when (retriesLeft > 0 && IsConnectionLoss(ex, cancellationToken))
                 {
                     retriesLeft--;
-                    if (connection is not null)
-                    {
-                        _connector.ReportBroken(connection.Endpoint);
-                    }
-
-                    if (sent && !RetryPolicy.IsRepeatable(what))
-                    {
-                        throw OutcomeUnknown(connection!, what, requestKept, ex);
-                    }
+                    AfterConnectionLoss(connection, sent && !RetryPolicy.IsRepeatable(what), what, requestKept, ex);
                 }
                 catch (Exception ex)
                 {
@@ -308,15 +300,7 @@ public sealed partial class TcpStoreClient : Store
             catch (Exception ex) when (retriesLeft > 0 && IsConnectionLoss(ex, cancellationToken))
             {
                 retriesLeft--;
-                if (connection is not null)
-                {
-                    _connector.ReportBroken(connection.Endpoint);
-                }
-
-                if (step == what && !RetryPolicy.IsRepeatable(what))
-                {
-                    throw OutcomeUnknown(connection!, what, kept: false, ex);
-                }
+                AfterConnectionLoss(connection, step == what && !RetryPolicy.IsRepeatable(what), what, kept: false, ex);
             }
             catch (Exception ex)
             {
@@ -625,6 +609,21 @@ public sealed partial class TcpStoreClient : Store
         => _disposed == 0 && !cancellationToken.IsCancellationRequested
            && ex is EndOfStreamException or SocketException { SocketErrorCode: not SocketError.TimedOut } or ObjectDisposedException
                or IOException { InnerException: SocketException { SocketErrorCode: not SocketError.TimedOut } };
+
+    // The next attempt starts at the next endpoint; a request that may already have taken effect is
+    // not sent again, and its caller learns that its outcome is unknown.
+    private void AfterConnectionLoss(StoreConnection? connection, bool outcomeUnknown, string what, bool kept, Exception ex)
+    {
+        if (connection is not null)
+        {
+            _connector.ReportBroken(connection.Endpoint);
+        }
+
+        if (outcomeUnknown)
+        {
+            throw OutcomeUnknown(connection!, what, kept, ex);
+        }
+    }
 
     private static TcpStoreOutcomeUnknownException OutcomeUnknown(StoreConnection connection, string what, bool kept, Exception ex)
     {
