@@ -294,7 +294,9 @@ public static class Paths
         var root = RepoRoot();
         var source = Path.Combine(root, "bench", "floor", name + ".c");
         var binary = Path.Combine(root, "bench", "floor", "build", name);
-        if (File.Exists(binary) && File.GetLastWriteTimeUtc(binary) >= File.GetLastWriteTimeUtc(source))
+        var header = Path.Combine(root, "bench", "floor", "floor-listen.h");
+        var newestSource = new[] { source, header }.Max(File.GetLastWriteTimeUtc);
+        if (File.Exists(binary) && File.GetLastWriteTimeUtc(binary) >= newestSource)
         {
             return binary;
         }

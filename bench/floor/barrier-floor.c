@@ -20,6 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "floor-listen.h"
+
 enum { VALIDATE = 0, SET = 1, ADD = 4, WAIT = 6, PING = 13 }; /* query type bytes */
 
 struct conn { int fd; int len; unsigned char buf[256]; };
@@ -77,28 +79,17 @@ static int one(struct conn *c, const unsigned char *p, int n)
 int main(int argc, char **argv)
 {
     int port = argc > 1 ? atoi(argv[1]) : 0, one_ = 1;
-    int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-    setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one_, sizeof one_);
-    setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &one_, sizeof one_);
-    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(0x7f000001) };
-    if (bind(l, (void *)&a, sizeof a) || listen(l, 4096)) { perror("listen"); return 1; }
-    socklen_t alen = sizeof a;
-    getsockname(l, (void *)&a, &alen);
-    int ep = epoll_create1(0);
     static struct conn stdin_mark;
-    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = NULL }, evs[256];
-    epoll_ctl(ep, EPOLL_CTL_ADD, l, &ev);
-    ev.data.ptr = &stdin_mark;
-    epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
-    printf("listening on 127.0.0.1:%d\n", ntohs(a.sin_port));
-    fflush(stdout);
+    int l, ep = floor_listen(port, &stdin_mark, &l);
+    if (ep < 0) return 1;
+    setsockopt(l, IPPROTO_TCP, TCP_NODELAY, &one_, sizeof one_);
+    struct epoll_event evs[256];
     for (;;) {
         int n = epoll_wait(ep, evs, 256, -1);
         for (int i = 0; i < n; i++) {
             struct conn *c = evs[i].data.ptr;
             if (c == &stdin_mark) {
-                char b[64];
-                if (read(0, b, sizeof b) <= 0) return 0; /* stdin closed: the harness is done */
+                if (floor_stdin_closed()) return 0;
                 continue;
             }
             if (!c) {
