@@ -9,7 +9,13 @@ set -eu
 DLL=${DLL:-bench/bin/Release/net10.0/TcpStore.Bench.dll}
 LOW=${LOW:-2000}; HIGH=${HIGH:-12000}
 ROWS=("$@"); [ ${#ROWS[@]} -eq 0 ] && ROWS=("Get 16" "Set 16" "Check 16" "Add 16" "Get 1")
+# JitEnableOptionalRelocs=0: under valgrind the runtime's data lands more than 2 GiB from the JIT's code,
+# a RIP-relative operand does not fit, and the runtime then recompiles the method with MinOpts (no inlining,
+# no register allocation worth the name): without it most of the request path was counted unoptimized
+# (DOTNET_JitDisasmSummary=1 lists the methods as "MinOpts"). With it the JIT uses 64-bit addresses from
+# the start and every method is FullOpts, as outside valgrind.
 export DOTNET_TieredCompilation=0 DOTNET_EnableWriteXorExecute=0 DOTNET_gcServer=0 DOTNET_GCgen0size=0x4000000
+export DOTNET_JitEnableOptionalRelocs=0
 count() { # kind depth batches -> "instructions requests"
   local out; out=$(mktemp -d)
   valgrind --tool=callgrind --callgrind-out-file="$out/cg" --smc-check=all-non-file \
