@@ -47,6 +47,27 @@ public ref struct RequestReader
     public ParseStatus TryRead(out Request request)
     {
         var input = _buffer[Consumed..];
+        // The frames of nearly all traffic, when whole and within the limits, are read without the
+        // cursor; anything else (partial, over a limit, another command, a legacy table) goes the
+        // general way, which decides every outcome, so the fast path never has to report one.
+        if (_legacy == LegacyProtocol.Off && CommonFrames.TryRead(input, _limits, out request, out var size))
+        {
+            Consumed += size;
+            BytesNeeded = 0;
+            return ParseStatus.Complete;
+        }
+
+        return TryReadGeneral(input, out request);
+    }
+
+    /// <summary>
+    /// <see cref="TryRead(out Request)"/> without the fast path for common frames, so tests can hold
+    /// the two paths against each other.
+    /// </summary>
+    internal ParseStatus TryReadGeneral(out Request request) => TryReadGeneral(_buffer[Consumed..], out request);
+
+    private ParseStatus TryReadGeneral(ReadOnlySpan<byte> input, out Request request)
+    {
         var cursor = new Cursor(input);
         Request parsed = default;
         var status = Parse(ref cursor, _limits, _legacy, ref parsed);
