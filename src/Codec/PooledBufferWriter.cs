@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Diagnostics.CodeAnalysis;
+using System.Runtime.CompilerServices;
 
 namespace TcpStore.Codec;
 
@@ -28,9 +30,10 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <inheritdoc />
     public void Advance(int count)
     {
+        // The throw lives in a helper so that this stays small enough to inline into every reply write.
         if ((uint)count > (uint)(Capacity - _written))
         {
-            throw new ArgumentOutOfRangeException(nameof(count));
+            ThrowCountOutOfRange(nameof(count));
         }
 
         _written += count;
@@ -46,6 +49,13 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <inheritdoc />
     public Span<byte> GetSpan(int sizeHint = 0)
     {
+        // Almost every reply fits the array already: that check is inlined, the growth is not.
+        var array = _array;
+        if (array is not null && array.Length - _written >= Math.Max(sizeHint, 1))
+        {
+            return array.AsSpan(_written);
+        }
+
         Ensure(sizeHint);
         return _array.AsSpan(_written);
     }
@@ -58,7 +68,7 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         if ((uint)count > (uint)_written)
         {
-            throw new ArgumentOutOfRangeException(nameof(count));
+            ThrowCountOutOfRange(nameof(count));
         }
 
         if (count == _written)
@@ -94,6 +104,10 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     /// <inheritdoc />
     public void Dispose() => Release();
 
+    [DoesNotReturn]
+    private static void ThrowCountOutOfRange(string name) => throw new ArgumentOutOfRangeException(name);
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
     private void Ensure(int sizeHint)
     {
         var need = Math.Max(sizeHint, 1);

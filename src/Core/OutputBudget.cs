@@ -1,4 +1,6 @@
 using System.Buffers;
+using System.Buffers.Binary;
+using System.Diagnostics.CodeAnalysis;
 using TcpStore.Codec;
 
 namespace TcpStore.Core;
@@ -28,13 +30,41 @@ internal sealed class OutputBudget(PooledBufferWriter inner) : IBufferWriter<byt
         return inner.GetSpan(sizeHint);
     }
 
+    // The session's own fixed-size replies call these on the sealed type, so they are direct calls
+    // that inline, not the interface dispatch that the FrameWriter extensions go through.
+
+    /// <summary>Writes a one-byte reply.</summary>
+    public void WriteByte(byte value)
+    {
+        GetSpan(1)[0] = value;
+        inner.Advance(1);
+    }
+
+    /// <summary>Writes a 32-bit little-endian reply (PING).</summary>
+    public void WriteUInt32(uint value)
+    {
+        BinaryPrimitives.WriteUInt32LittleEndian(GetSpan(sizeof(uint)), value);
+        inner.Advance(sizeof(uint));
+    }
+
+    /// <summary>Writes a 64-bit little-endian reply (ADD, counts).</summary>
+    public void WriteInt64(long value)
+    {
+        BinaryPrimitives.WriteInt64LittleEndian(GetSpan(sizeof(long)), value);
+        inner.Advance(sizeof(long));
+    }
+
     private void Reserve(int sizeHint)
     {
         if (inner.WrittenCount + (long)Math.Max(sizeHint, 1) > Limit)
         {
-            throw new OutputBudgetExceededException();
+            ThrowExceeded();
         }
     }
+
+    // Out of line so that Reserve, and with it GetSpan, stays small enough to inline.
+    [DoesNotReturn]
+    private static void ThrowExceeded() => throw new OutputBudgetExceededException();
 }
 
 /// <summary>A reply would exceed the session's output budget; the connection is closed with <see cref="SessionFault.BufferLimit"/>.</summary>

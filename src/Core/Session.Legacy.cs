@@ -129,7 +129,7 @@ public sealed partial class Session
         }
     }
 
-    private SessionError ExecuteLegacy(ref Request request, IBufferWriter<byte> reply)
+    private SessionError ExecuteLegacy(ref Request request, OutputBudget reply)
     {
         if (_table == LegacyProtocol.Torch113 && IsWaiting)
         {

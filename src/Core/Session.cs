@@ -400,7 +400,9 @@ public sealed partial class Session : Waiter, IDisposable
         }
     }
 
-    private SessionError Execute(ref Request request, IBufferWriter<byte> reply)
+    // The reply writer is the sealed budget type, not the interface: the session's own replies (ADD, CHECK,
+    // counts) are then direct, inlined writes; the store's methods still take it as an IBufferWriter.
+    private SessionError Execute(ref Request request, OutputBudget reply)
     {
         (_stats ??= TakeStats()).OnRequest(ref request);
         switch (request.Type)
