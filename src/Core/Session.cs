@@ -123,44 +123,64 @@ public sealed partial class Session : Waiter, IDisposable
         var error = SessionError.None;
         var requests = 0;
         long needed = 0;
+        var judgeCommandByte = _table == LegacyProtocol.Off;
+        var replyBytesPerProcess = ReplyBytesPerProcess;
         try
         {
             while (true)
             {
                 // Judge the command byte before waiting for the rest of its frame: an unvalidated peer
                 // must not get to park a partial (up to 8 MiB) request, and a stray VALIDATE is final.
-                error = CheckCommandByte(reader.Remaining);
-                if (!error.IsNone)
+                // (CheckCommandByte, folded into one comparison: the byte is wrong exactly when "is
+                // VALIDATE" equals "already validated".)
+                var next = reader.Consumed;
+                if (judgeCommandByte && (uint)next < (uint)input.Length && (input[next] == (byte)QueryType.Validate) == _validated)
                 {
+                    error = _validated ? ProtocolError.RepeatedValidate : ProtocolError.NotValidated;
                     break;
                 }
 
                 var status = reader.TryRead(out var request);
-                if (status == ParseStatus.Incomplete)
+                if (status != ParseStatus.Complete)
                 {
-                    needed = reader.BytesNeeded;
+                    if (status == ParseStatus.Incomplete)
+                    {
+                        needed = reader.BytesNeeded;
+                    }
+                    else
+                    {
+                        error = reader.Error;
+                    }
+
                     break;
                 }
 
-                if (status == ParseStatus.Error)
+                if (HasPendingWakes)
                 {
-                    error = reader.Error;
-                    break;
+                    DrainWakes();
                 }
 
-                DrainWakes();
-                error = Execute(ref request);
+                error = !_validated ? Validate(ref request)
+                    : _table == LegacyProtocol.Off ? Execute(ref request, _budgetedReplies)
+                    : ExecuteLegacy(ref request, _budgetedReplies);
                 if (!error.IsNone)
                 {
                     break;
                 }
 
                 requests++;
-                if (_replies.WrittenCount >= ReplyBytesPerProcess)
+                if (_replies.WrittenCount >= replyBytesPerProcess)
                 {
                     break;
                 }
             }
+        }
+        catch (OutputBudgetExceededException)
+        {
+            // A reply would pass the output budget: the connection is closed for it, and the replies
+            // already produced in this call are dropped with it.
+            _replies.Clear();
+            error = SessionFault.BufferLimit;
         }
         finally
         {
@@ -375,29 +395,15 @@ public sealed partial class Session : Waiter, IDisposable
         Owner?.OnWakeWhileIdle();
     }
 
-    private SessionError Execute(ref Request request)
+    private SessionError Validate(ref Request request)
     {
-        if (!_validated)
+        if (request.Type != QueryType.Validate || request.Word != Protocol.ValidationMagic)
         {
-            if (request.Type != QueryType.Validate || request.Word != Protocol.ValidationMagic)
-            {
-                return ProtocolError.NotValidated;
-            }
-
-            _validated = true;
-            return ProtocolError.None;
+            return ProtocolError.NotValidated;
         }
 
-        try
-        {
-            return _table == LegacyProtocol.Off ? Execute(ref request, _budgetedReplies) : ExecuteLegacy(ref request, _budgetedReplies);
-        }
-        catch (OutputBudgetExceededException)
-        {
-            // The connection is closed for it; replies already produced in this call are dropped with it.
-            _replies.Clear();
-            return SessionFault.BufferLimit;
-        }
+        _validated = true;
+        return ProtocolError.None;
     }
 
     // The reply writer is the sealed budget type, not the interface: the session's own replies (ADD, CHECK,
@@ -502,9 +508,12 @@ public sealed partial class Session : Waiter, IDisposable
         return spare ?? new SessionStats();
     }
 
+    // Read before every request without the lock (a wake-up it misses is merged at the end of the batch).
+    private bool HasPendingWakes => Volatile.Read(ref _pendingWakes) != 0 || HasPendingUnsolicited;
+
     private void DrainWakes()
     {
-        if (Volatile.Read(ref _pendingWakes) == 0 && !HasPendingUnsolicited)
+        if (!HasPendingWakes)
         {
             return;
         }
