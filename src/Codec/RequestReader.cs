@@ -68,6 +68,14 @@ public ref struct RequestReader
 
     private ParseStatus TryReadGeneral(ReadOnlySpan<byte> input, out Request request)
     {
+        if (input.IsEmpty)
+        {
+            // The end of every read, so answered before any set-up: one more byte is needed.
+            request = default;
+            BytesNeeded = 1;
+            return ParseStatus.Incomplete;
+        }
+
         var cursor = new Cursor(input);
         Request parsed = default;
         var status = Parse(ref cursor, _limits, _legacy, ref parsed);

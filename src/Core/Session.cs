@@ -1,4 +1,4 @@
-using System.Buffers;
+using System.Runtime.CompilerServices;
 using TcpStore.Codec;
 using TcpStore.Core.Inspection;
 
@@ -525,7 +525,18 @@ public sealed partial class Session : Waiter, IDisposable
     }
 
     // Caller holds the output lock. Idle wakes precede whatever is added to the output after them.
+    // Every batch and every flush ask and there are almost never any: the test inlines, the writing does not.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void MaterializeIdleWakes()
+    {
+        if (_idleWakes > 0)
+        {
+            WriteIdleWakes();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WriteIdleWakes()
     {
         for (; _idleWakes > 0; _idleWakes--)
         {
@@ -533,8 +544,18 @@ public sealed partial class Session : Waiter, IDisposable
         }
     }
 
-    // Caller holds the output lock.
+    // Caller holds the output lock. As above, only the test for "any at all" is inlined.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void AppendWakes(PooledBufferWriter destination)
+    {
+        if (_pendingWakes > 0 || _pendingUnsolicited is { WrittenCount: > 0 })
+        {
+            WritePendingWakes(destination);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void WritePendingWakes(PooledBufferWriter destination)
     {
         AppendUnsolicited(destination);
         for (; _pendingWakes > 0; _pendingWakes--)
