@@ -121,7 +121,7 @@ public static class LoadCommand
                     viewers.Add(await AdminViewer.OpenAsync(new Uri($"http://127.0.0.1:{adminPort}/"), viewerMode, cancellationToken).ConfigureAwait(false));
                 }
 
-                Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}{(adminPort > 0 ? $", admin page on port {adminPort} open ({viewerMode})" : string.Empty)}");
+                Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}{(adminPort > 0 ? $", admin page on port {adminPort} open ({viewerMode})" : string.Empty)}{(started[^1].Settings is { } configured ? $"; {configured}" : string.Empty)}");
             }
 
             if (started.Count == 0)

@@ -55,11 +55,8 @@ public sealed partial class ServerProcess
             }
 
             AddCommand(start, [redis]);
-            foreach (var arg in new[]
-            {
-                "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1",
-                "--save", string.Empty, "--appendonly", "no", "--daemonize", "no", "--dir", Path.GetTempPath(),
-            })
+            string[] settings = ["--save", string.Empty, "--appendonly", "no", "--daemonize", "no", "--dir", Path.GetTempPath()];
+            foreach (var arg in new[] { "--port", port.ToString(CultureInfo.InvariantCulture), "--bind", "127.0.0.1" }.Concat(settings))
             {
                 start.ArgumentList.Add(arg);
             }
@@ -104,7 +101,17 @@ public sealed partial class ServerProcess
 
             if (listening)
             {
-                return new ServerProcess(process, "redis", new IPEndPoint(IPAddress.Loopback, port), probeFile: null) { Wire = RequestWire.Resp };
+                string version;
+                lock (log)
+                {
+                    version = log.Select(l => l.IndexOf("Redis version=", StringComparison.Ordinal) is var at and >= 0 ? l[(at + "Redis version=".Length)..].Split(',')[0] : null).FirstOrDefault(v => v is not null) ?? "?";
+                }
+
+                return new ServerProcess(process, "redis", new IPEndPoint(IPAddress.Loopback, port), probeFile: null)
+                {
+                    Wire = RequestWire.Resp,
+                    Settings = $"{redis} {version}, built-in defaults except {string.Join(' ', settings.Select(a => a.Length == 0 ? "''" : a))}",
+                };
             }
 
             string lastLines;

@@ -64,6 +64,9 @@ public sealed partial class ServerProcess : IAsyncDisposable
     /// <summary>The protocol it speaks.</summary>
     public RequestWire Wire { get; private init; } = RequestWire.TcpStore;
 
+    /// <summary>How it was configured, when that is worth printing (Redis: its version and the settings changed from its defaults).</summary>
+    public string? Settings { get; private init; }
+
     /// <summary>A short name for tables.</summary>
     public string Name { get; set; }
 
