@@ -55,6 +55,15 @@ public sealed class ClosedLoop
     /// <summary>Replies completed while measuring.</summary>
     public long Completed { get; private set; }
 
+    /// <summary>Error replies (RESP <c>-ERR</c>) consumed; not counted in <see cref="Completed"/>.</summary>
+    public long ErrorReplies { get; private set; }
+
+    /// <summary>The first error reply's text, if any.</summary>
+    public string? FirstError { get; private set; }
+
+    /// <summary>GETs answered "no such key" (RESP <c>$-1</c>); counted in <see cref="Completed"/>, but after populating there should be none.</summary>
+    public long Misses { get; private set; }
+
     /// <summary>Why the connection stopped early, if it did.</summary>
     public string? Failure { get; set; }
 
@@ -72,7 +81,8 @@ public sealed class ClosedLoop
     public bool OnReceived(int received)
     {
         _buffered += received;
-        var consumed = ConsumeReplies(_receive.AsSpan(0, _buffered));
+        var data = _receive.AsSpan(0, _buffered);
+        var consumed = _catalog.Wire == RequestWire.Resp ? ConsumeRespReplies(data) : ConsumeReplies(data);
         if (consumed < 0)
         {
             Failure = "unexpected reply";
@@ -173,6 +183,59 @@ public sealed class ClosedLoop
                 Completed++;
             }
 
+            _head = (_head + 1) % _kinds.Length;
+            InFlight--;
+        }
+
+        return offset;
+    }
+
+    // The RESP twin of ConsumeReplies: each reply must be what its request can produce (a bulk
+    // string of the value's size or null for GET, a simple string for SET, an integer for INCRBY),
+    // or an error, which is counted and reported instead of failing the connection.
+    private int ConsumeRespReplies(ReadOnlySpan<byte> data)
+    {
+        var offset = 0;
+        var measuring = _phase.Value == 1;
+        var now = Stopwatch.GetTimestamp();
+        while (InFlight > 0)
+        {
+            var size = RespReply.Measure(data[offset..], out var type, out var value);
+            if (size <= 0)
+            {
+                return size < 0 ? -1 : offset;
+            }
+
+            var expected = _kinds[_head] switch
+            {
+                KindGet => type == RespReplyType.Null || (type == RespReplyType.Bulk && value == _catalog.Value.Length),
+                KindSet => type == RespReplyType.Simple,
+                _ => type == RespReplyType.Integer,
+            };
+            if (type == RespReplyType.Error)
+            {
+                ErrorReplies++;
+                FirstError ??= RespReply.ErrorText(data.Slice(offset, size));
+            }
+            else if (!expected)
+            {
+                return -1;
+            }
+            else
+            {
+                if (type == RespReplyType.Null)
+                {
+                    Misses++;
+                }
+
+                if (measuring)
+                {
+                    Latencies.Record((long)((now - _started[_head]) * (1e9 / Stopwatch.Frequency)));
+                    Completed++;
+                }
+            }
+
+            offset += size;
             _head = (_head + 1) % _kinds.Length;
             InFlight--;
         }

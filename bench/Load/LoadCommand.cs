@@ -5,7 +5,7 @@ using System.Net;
 namespace TcpStore.Bench.Load;
 
 /// <summary>
-/// <c>load</c>: starts the servers (ours and PyTorch's libuv, each pinned to CPU 0), pins itself to
+/// <c>load</c>: starts the servers (ours, the C floor, PyTorch's libuv, Redis..., each pinned to CPU 0), pins itself to
 /// CPU 1, measures every workload on each server alternately for several rounds and prints the
 /// medians and ratios as the table in docs/performance.md.
 /// </summary>
@@ -15,8 +15,9 @@ public static class LoadCommand
     public static Command Create()
     {
         var workloads = new Option<string>("--workloads") { Description = "Space-separated op:connections:depth rows (op: get|set|add|mixed).", DefaultValueFactory = _ => Workload.DefaultTable };
-        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), libuv, legacy, floor (bench/floor/request-floor.c, built with cc), ours-admin (ours with the admin listener on and its live page open, see --admin-viewer).", DefaultValueFactory = _ => "ours,floor,libuv" };
+        var servers = new Option<string>("--servers") { Description = "Comma-separated servers to compare: ours, ours-sockets (the .NET-sockets transport), libuv, legacy, floor (bench/floor/request-floor.c, built with cc), ours-admin (ours with the admin listener on and its live page open, see --admin-viewer), redis (redis-server from PATH, answering GET, SET and INCRBY in RESP; skipped when not installed).", DefaultValueFactory = _ => "ours,floor,libuv" };
         var target = new Option<string?>("--target") { Description = "Measure an already running server at host:port instead of starting any." };
+        var targetWire = new Option<RequestWire>("--target-wire") { Description = "The protocol the --target server speaks: TcpStore or Resp (Redis).", DefaultValueFactory = _ => RequestWire.TcpStore };
         var seconds = new Option<double>("--seconds") { Description = "Timed phase per run.", DefaultValueFactory = _ => 3 };
         var warmup = new Option<double>("--warmup") { Description = "Warm-up per run (not counted).", DefaultValueFactory = _ => 1 };
         var rounds = new Option<int>("--rounds") { Description = "Runs per server and workload; the median is reported.", DefaultValueFactory = _ => 3 };
@@ -31,7 +32,7 @@ public static class LoadCommand
 
         var command = new Command("load", "Closed-loop throughput and latency of our server against PyTorch's, side by side.")
         {
-            workloads, servers, target, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine, syscalls, serverWarmup, viewer,
+            workloads, servers, target, targetWire, seconds, warmup, rounds, keys, valueSize, getRatio, noPin, engine, syscalls, serverWarmup, viewer,
         };
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -41,7 +42,7 @@ public static class LoadCommand
             var targetText = parse.GetValue(target);
             if (targetText is not null)
             {
-                return await MeasureTargetAsync(IPEndPoint.Parse(targetText), rows, settings, cancellationToken).ConfigureAwait(false);
+                return await MeasureTargetAsync(IPEndPoint.Parse(targetText), parse.GetValue(targetWire), rows, settings, cancellationToken).ConfigureAwait(false);
             }
 
             var kinds = parse.GetValue(servers)!.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
@@ -52,13 +53,13 @@ public static class LoadCommand
 
     private sealed record RunSettings(TimeSpan Warmup, TimeSpan Duration, int Rounds, bool Pin, LoadEngine Engine, bool Syscalls, TimeSpan ServerWarmup);
 
-    private static async Task<int> MeasureTargetAsync(IPEndPoint endPoint, List<Workload> rows, RunSettings settings, CancellationToken cancellationToken)
+    private static async Task<int> MeasureTargetAsync(IPEndPoint endPoint, RequestWire wire, List<Workload> rows, RunSettings settings, CancellationToken cancellationToken)
     {
         PinSelf(settings);
         Console.WriteLine($"# {endPoint}: {settings.Rounds} rounds x {settings.Duration.TotalSeconds:0.#} s (+{settings.Warmup.TotalSeconds:0.#} s warm-up), {settings.Engine.ToString().ToLowerInvariant()} engine; machine load {LoadAverage()}");
         foreach (var row in rows)
         {
-            var catalog = RequestCatalog.Build(row);
+            var catalog = RequestCatalog.Build(row, wire);
             for (var r = 0; r < settings.Rounds; r++)
             {
                 var result = await LoadRunner.RunAsync(endPoint, row, catalog, settings.Warmup, settings.Duration, settings.Engine, cancellationToken).ConfigureAwait(false);
@@ -85,18 +86,48 @@ public static class LoadCommand
                     "libuv" => (ServerKind.LibUv, false),
                     "legacy" => (ServerKind.Legacy, false),
                     "floor" => (ServerKind.RequestFloor, false),
-                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, ours-admin, libuv, legacy, floor)"),
+                    "redis" => (ServerKind.Redis, false),
+                    _ => throw new ArgumentException($"unknown server '{kind}' (ours, ours-sockets, ours-admin, libuv, legacy, floor, redis)"),
                 };
+                if (serverKind == ServerKind.Redis && ServerProcess.FindRedisServer() is null)
+                {
+                    // Redis is an optional yardstick: the other columns still mean something without it.
+                    Console.WriteLine($"# {ServerProcess.RedisMissing} (skipping redis)");
+                    continue;
+                }
+
                 var adminPort = kind == "ours-admin" ? AdminViewer.FreePort() : 0;
                 string[] extra = adminPort > 0 ? ["--admin-port", adminPort.ToString(CultureInfo.InvariantCulture)] : [];
-                started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken, probe: true, extraArguments: extra).ConfigureAwait(false));
+                if (serverKind == ServerKind.Redis)
+                {
+                    try
+                    {
+                        started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken).ConfigureAwait(false));
+                    }
+                    catch (InvalidOperationException ex)
+                    {
+                        Console.WriteLine($"# {ex.Message} (skipping redis)");
+                        continue;
+                    }
+                }
+                else
+                {
+                    started.Add(await ServerProcess.StartAsync(serverKind, settings.Pin ? 0 : 99, sockets, cancellationToken, probe: true, extraArguments: extra).ConfigureAwait(false));
+                }
+
                 if (adminPort > 0)
                 {
                     started[^1].Name = "ours+admin";
                     viewers.Add(await AdminViewer.OpenAsync(new Uri($"http://127.0.0.1:{adminPort}/"), viewerMode, cancellationToken).ConfigureAwait(false));
                 }
 
-                Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}{(adminPort > 0 ? $", admin page on port {adminPort} open ({viewerMode})" : string.Empty)}");
+                Console.WriteLine($"# {started[^1].Name}: pid {started[^1].Pid} on {started[^1].EndPoint}{(settings.Pin ? ", pinned to CPU 0" : string.Empty)}{(adminPort > 0 ? $", admin page on port {adminPort} open ({viewerMode})" : string.Empty)}{(started[^1].Settings is { } configured ? $"; {configured}" : string.Empty)}");
+            }
+
+            if (started.Count == 0)
+            {
+                await Console.Error.WriteLineAsync($"load: no server to measure{(kinds.Contains("redis") ? $" ({ServerProcess.RedisMissing})" : string.Empty)}").ConfigureAwait(false);
+                return 2;
             }
 
             PinSelf(settings);
@@ -109,10 +140,10 @@ public static class LoadCommand
                 Console.WriteLine($"# warm-up pass: every row on every server for {settings.ServerWarmup.TotalSeconds:0.#} s, not counted");
                 foreach (var row in rows)
                 {
-                    var catalog = RequestCatalog.Build(row);
+                    var catalogs = Catalogs(row, started);
                     foreach (var server in started)
                     {
-                        _ = await LoadRunner.RunAsync(server.EndPoint, row, catalog, TimeSpan.Zero, settings.ServerWarmup, settings.Engine, cancellationToken).ConfigureAwait(false);
+                        _ = await LoadRunner.RunAsync(server.EndPoint, row, catalogs[server.Wire], TimeSpan.Zero, settings.ServerWarmup, settings.Engine, cancellationToken).ConfigureAwait(false);
                     }
                 }
             }
@@ -120,7 +151,7 @@ public static class LoadCommand
             var table = new List<(Workload Row, LoadResult[] Median)>();
             foreach (var row in rows)
             {
-                var catalog = RequestCatalog.Build(row);
+                var catalogs = Catalogs(row, started);
                 var results = started.Select(_ => new List<LoadResult>()).ToArray();
                 for (var r = 0; r < settings.Rounds; r++)
                 {
@@ -129,7 +160,7 @@ public static class LoadCommand
                     foreach (var s in r % 2 == 0 ? order : order.Reverse())
                     {
                         var hook = new ServerCostHook(started[s], settings.Syscalls);
-                        var result = await LoadRunner.RunAsync(started[s].EndPoint, row, catalog, settings.Warmup, settings.Duration, settings.Engine, cancellationToken, hook).ConfigureAwait(false);
+                        var result = await LoadRunner.RunAsync(started[s].EndPoint, row, catalogs[started[s].Wire], settings.Warmup, settings.Duration, settings.Engine, cancellationToken, hook).ConfigureAwait(false);
                         result = result with { Cost = hook.Cost(result.Completed) };
                         results[s].Add(result);
                         Console.WriteLine(FormatRun(row, started[s].Name, r, result));
@@ -162,6 +193,10 @@ public static class LoadCommand
         }
     }
 
+    // One catalog per protocol spoken by the servers: the same keys, values and key sequence, encoded for each.
+    private static Dictionary<RequestWire, RequestCatalog> Catalogs(Workload row, List<ServerProcess> servers) =>
+        servers.Select(s => s.Wire).Distinct().ToDictionary(w => w, w => RequestCatalog.Build(row, w));
+
     private static void PinSelf(RunSettings settings)
     {
         if (settings.Pin && !CpuAffinity.PinProcess(1))
@@ -175,11 +210,18 @@ public static class LoadCommand
         var sorted = runs.OrderBy(r => r.OpsPerSecond).ToList();
         var mid = sorted[sorted.Count / 2];
         var p99 = runs.Select(r => r.P99Ns).Order().ElementAt(runs.Count / 2);
-        return mid with { P99Ns = p99, FailedConnections = runs.Max(r => r.FailedConnections), Cost = LoadTable.MedianCost(runs) };
+        return mid with
+        {
+            P99Ns = p99,
+            FailedConnections = runs.Max(r => r.FailedConnections),
+            ErrorReplies = runs.Max(r => r.ErrorReplies),
+            Misses = runs.Max(r => r.Misses),
+            Cost = LoadTable.MedianCost(runs),
+        };
     }
 
     private static string FormatRun(Workload row, string server, int round, LoadResult r) =>
-        string.Create(CultureInfo.InvariantCulture, $"run {row.Label,-22} {server,-14} round {round + 1}: {r.OpsPerSecond / 1000,8:0.0} kops/s  p50 {Ms(r.P50Ns)}  p99 {Ms(r.P99Ns)}  p999 {Ms(r.P999Ns)}{LoadTable.FormatCost(r.Cost)}{(r.FailedConnections > 0 ? $"  FAILED connections: {r.FailedConnections} ({r.FirstFailure})" : string.Empty)}");
+        string.Create(CultureInfo.InvariantCulture, $"run {row.Label,-22} {server,-14} round {round + 1}: {r.OpsPerSecond / 1000,8:0.0} kops/s  p50 {Ms(r.P50Ns)}  p99 {Ms(r.P99Ns)}  p999 {Ms(r.P999Ns)}{LoadTable.FormatCost(r.Cost)}{(r.FailedConnections > 0 ? $"  FAILED connections: {r.FailedConnections} ({r.FirstFailure})" : string.Empty)}{(r.ErrorReplies > 0 ? $"  ERROR replies: {r.ErrorReplies} ({r.FirstError})" : string.Empty)}{(r.Misses > 0 ? $"  MISSES: {r.Misses}" : string.Empty)}");
 
     internal static string Ms(long ns) => (ns / 1e6).ToString(ns < 10_000_000 ? "0.00" : "0", CultureInfo.InvariantCulture);
 

@@ -33,7 +33,11 @@ public sealed class LoadConnection : IDisposable
     public static async Task<LoadConnection> ConnectAsync(IPEndPoint server, IPAddress? source, Workload workload, RequestCatalog catalog, RunPhase phase, int seed, CancellationToken cancellationToken)
     {
         var socket = await ConnectSocketAsync(server, source, cancellationToken).ConfigureAwait(false);
-        await socket.SendAsync(ValidateFrame, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        if (catalog.Wire == RequestWire.TcpStore)
+        {
+            await socket.SendAsync(ValidateFrame, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        }
+
         return new LoadConnection(workload, catalog, phase, socket, seed);
     }
 
@@ -49,7 +53,12 @@ public sealed class LoadConnection : IDisposable
         try
         {
             socket.Connect(server);
-            socket.Send(ValidateFrame);
+            if (catalog.Wire == RequestWire.TcpStore)
+            {
+                // Redis has no handshake; a TcpStore server wants VALIDATE first.
+                socket.Send(ValidateFrame);
+            }
+
             return new LoadConnection(workload, catalog, phase, socket, seed);
         }
         catch
@@ -93,8 +102,14 @@ public sealed class LoadConnection : IDisposable
             }
         }
 
-        // One CHECK reply per SET+CHECK frame.
         var receive = new byte[64 * 1024];
+        if (_catalog.Wire == RequestWire.Resp)
+        {
+            AwaitRespReplies(receive, _catalog.Sets.Length);
+            return;
+        }
+
+        // One CHECK reply per SET+CHECK frame.
         var expected = _catalog.Sets.Length;
         while (expected > 0)
         {
@@ -105,6 +120,36 @@ public sealed class LoadConnection : IDisposable
             }
 
             expected -= n;
+        }
+    }
+
+    // One +OK per SET, counted over partial reads; an error reply means the keys are not there.
+    private void AwaitRespReplies(byte[] receive, int expected)
+    {
+        var counter = new RespReplyCounter();
+        var buffered = 0;
+        while (counter.Replies < expected)
+        {
+            var n = _socket.Receive(receive, buffered, receive.Length - buffered, SocketFlags.None);
+            if (n == 0)
+            {
+                throw new IOException("server closed the connection while populating");
+            }
+
+            buffered += n;
+            var consumed = counter.Consume(receive.AsSpan(0, buffered));
+            if (consumed < 0 || (consumed == 0 && buffered == receive.Length))
+            {
+                throw new IOException("unexpected reply while populating");
+            }
+
+            receive.AsSpan(consumed, buffered - consumed).CopyTo(receive);
+            buffered -= consumed;
+        }
+
+        if (counter.Errors > 0)
+        {
+            throw new IOException($"{counter.Errors} error replies while populating, the first: {counter.FirstError}");
         }
     }
 

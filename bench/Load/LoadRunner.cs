@@ -9,6 +9,15 @@ public sealed record LoadResult(double OpsPerSecond, long P50Ns, long P99Ns, lon
     /// <summary>Replies completed in the measured phase.</summary>
     public long Completed { get; init; }
 
+    /// <summary>Error replies (RESP <c>-ERR</c>) over every connection; they are not counted as completed.</summary>
+    public long ErrorReplies { get; init; }
+
+    /// <summary>The first error reply's text, if any.</summary>
+    public string? FirstError { get; init; }
+
+    /// <summary>GETs answered "no such key" (RESP <c>$-1</c>), which populating should have made impossible.</summary>
+    public long Misses { get; init; }
+
     /// <summary>The server's cost per request in the measured phase, when the caller sampled it.</summary>
     public ServerCost? Cost { get; init; }
 }
@@ -76,10 +85,15 @@ public static class LoadRunner
             long completed = 0;
             var failed = 0;
             string? firstFailure = null;
+            long errorReplies = 0, misses = 0;
+            string? firstError = null;
             foreach (var connection in connections)
             {
                 latencies.Add(connection.Loop.Latencies);
                 completed += connection.Loop.Completed;
+                errorReplies += connection.Loop.ErrorReplies;
+                misses += connection.Loop.Misses;
+                firstError ??= connection.Loop.FirstError;
                 if (connection.Loop.Failure is not null)
                 {
                     failed++;
@@ -88,7 +102,7 @@ public static class LoadRunner
             }
 
             await stopping.ConfigureAwait(false);
-            return new LoadResult(completed / elapsed, latencies.Percentile(0.50), latencies.Percentile(0.99), latencies.Percentile(0.999), failed, firstFailure) { Completed = completed };
+            return new LoadResult(completed / elapsed, latencies.Percentile(0.50), latencies.Percentile(0.99), latencies.Percentile(0.999), failed, firstFailure) { Completed = completed, ErrorReplies = errorReplies, FirstError = firstError, Misses = misses };
         }
         finally
         {

@@ -5,7 +5,7 @@ namespace TcpStore.Bench.Load;
 
 /// <summary>
 /// The tables <c>load</c> prints: throughput and p99 per server with the ratios ours / floor (the C
-/// request floor), p99 ours / floor, ours / libuv and ours+admin / ours (the admin listener's
+/// request floor), p99 ours / floor, ours / libuv, ours / redis, p99 ours / redis and ours+admin / ours (the admin listener's
 /// overhead); then each server's cost per request (CPU,
 /// context switches, system calls when traced, GCs and bytes allocated).
 /// </summary>
@@ -31,6 +31,14 @@ public static class LoadTable
             ratios.Add(("ours / libuv", m => Ratio(m[ours].OpsPerSecond, m[libuv].OpsPerSecond)));
         }
 
+        // Redis answers the RESP equivalents (GET, SET without CHECK, INCRBY): see docs/performance.md.
+        var redis = names.IndexOf("redis");
+        if (ours >= 0 && redis >= 0)
+        {
+            ratios.Add(("ours / redis", m => Ratio(m[ours].OpsPerSecond, m[redis].OpsPerSecond)));
+            ratios.Add(("p99 ours / redis", m => Ratio(m[ours].P99Ns, m[redis].P99Ns)));
+        }
+
         // The admin listener's overhead: the same server with its live page open, against it closed.
         var admin = names.IndexOf("ours+admin");
         if (ours >= 0 && admin >= 0)
@@ -46,7 +54,7 @@ public static class LoadTable
         Console.WriteLine("|" + string.Concat(Enumerable.Repeat("---|", names.Count + ratios.Count + 1)));
         foreach (var (row, medians) in table)
         {
-            var cells = medians.Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.OpsPerSecond / 1000:0} (p99 {LoadCommand.Ms(m.P99Ns)}){(m.FailedConnections > 0 ? " ERR" : string.Empty)}"))
+            var cells = medians.Select(m => string.Create(CultureInfo.InvariantCulture, $"{m.OpsPerSecond / 1000:0} (p99 {LoadCommand.Ms(m.P99Ns)}){(m.FailedConnections > 0 || m.ErrorReplies > 0 ? " ERR" : string.Empty)}{(m.Misses > 0 ? " MISS" : string.Empty)}"))
                 .Concat(ratios.Select(r => r.Cell(medians)));
             Console.WriteLine($"| {row.Label} | {string.Join(" | ", cells)} |");
         }

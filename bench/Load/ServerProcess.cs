@@ -28,10 +28,16 @@ public enum ServerKind
     /// map, no limits. The yardstick of <c>load</c>'s ours / floor ratio.
     /// </summary>
     RequestFloor,
+
+    /// <summary>
+    /// Redis (<c>redis-server</c> from PATH, Debian's package), answering the load rows' equivalents
+    /// in RESP: GET, SET, INCRBY. Persistence off, otherwise its defaults (see <c>StartRedisAsync</c>).
+    /// </summary>
+    Redis,
 }
 
 /// <summary>A server child process pinned to one core, with its port and resident memory.</summary>
-public sealed class ServerProcess : IAsyncDisposable
+public sealed partial class ServerProcess : IAsyncDisposable
 {
     private readonly Process _process;
 
@@ -54,6 +60,12 @@ public sealed class ServerProcess : IAsyncDisposable
     /// example the etcd engine's <c>--engine Etcd --etcd-endpoints ...</c>.
     /// </summary>
     public static IReadOnlyList<string> OursExtraArguments { get; set; } = [];
+
+    /// <summary>The protocol it speaks.</summary>
+    public RequestWire Wire { get; private init; } = RequestWire.TcpStore;
+
+    /// <summary>How it was configured, when that is worth printing (Redis: its version and the settings changed from its defaults).</summary>
+    public string? Settings { get; private init; }
 
     /// <summary>A short name for tables.</summary>
     public string Name { get; set; }
@@ -91,6 +103,11 @@ public sealed class ServerProcess : IAsyncDisposable
     /// <param name="extraArguments">Ours only: more <c>serve</c> arguments for this one server (e.g. <c>--admin-port</c>).</param>
     public static async Task<ServerProcess> StartAsync(ServerKind kind, int cpu, bool socketsTransport, CancellationToken cancellationToken, bool probe = false, IReadOnlyList<string>? extraArguments = null)
     {
+        if (kind == ServerKind.Redis)
+        {
+            return await StartRedisAsync(cpu, cancellationToken).ConfigureAwait(false);
+        }
+
         string? probeFile = null;
         var start = new ProcessStartInfo
         {
@@ -183,7 +200,7 @@ public sealed class ServerProcess : IAsyncDisposable
     {
         if (!_process.HasExited)
         {
-            // Both servers stop on stdin EOF or SIGTERM; closing stdin is the portable one.
+            // Ours and the floors stop on stdin EOF, the others are killed (Redis runs without persistence).
             _process.StandardInput.Close();
             try
             {

@@ -9,10 +9,13 @@ public enum LoadOp
     /// <summary>GET of a random present key.</summary>
     Get,
 
-    /// <summary>SET of a random key followed by CHECK in the same write (SET has no reply); one op.</summary>
+    /// <summary>
+    /// SET of a random key followed by CHECK in the same write (SET has no reply); one op. To Redis:
+    /// SET alone, whose reply is <c>+OK</c>.
+    /// </summary>
     Set,
 
-    /// <summary>ADD 1 to a random counter.</summary>
+    /// <summary>ADD 1 to a random counter (to Redis: <c>INCRBY key 1</c>).</summary>
     Add,
 
     /// <summary>GET or SET+CHECK, chosen per request by <see cref="Workload.GetRatio"/>.</summary>
@@ -48,18 +51,22 @@ public sealed record Workload(LoadOp Op, int Connections, int Depth, int Keys, i
 /// <summary>Every request a run can send, encoded once up front so the loop only copies bytes.</summary>
 public sealed class RequestCatalog
 {
-    private RequestCatalog(byte[][] gets, byte[][] sets, byte[][] adds, byte[] value)
+    private RequestCatalog(RequestWire wire, byte[][] gets, byte[][] sets, byte[][] adds, byte[] value)
     {
+        Wire = wire;
         Gets = gets;
         Sets = sets;
         Adds = adds;
         Value = value;
     }
 
+    /// <summary>The protocol the frames are in.</summary>
+    public RequestWire Wire { get; }
+
     /// <summary>GET frame per key.</summary>
     public byte[][] Gets { get; }
 
-    /// <summary>SET+CHECK frame per key.</summary>
+    /// <summary>SET+CHECK frame per key (RESP: SET alone).</summary>
     public byte[][] Sets { get; }
 
     /// <summary>ADD 1 frame per counter.</summary>
@@ -68,8 +75,8 @@ public sealed class RequestCatalog
     /// <summary>The value every SET writes.</summary>
     public byte[] Value { get; }
 
-    /// <summary>Builds the frames for <paramref name="workload"/>'s key count and value size.</summary>
-    public static RequestCatalog Build(Workload workload)
+    /// <summary>Builds the frames for <paramref name="workload"/>'s key count and value size, in <paramref name="wire"/>'s protocol.</summary>
+    public static RequestCatalog Build(Workload workload, RequestWire wire = RequestWire.TcpStore)
     {
         ArgumentNullException.ThrowIfNull(workload);
         var value = new byte[workload.ValueSize];
@@ -81,6 +88,21 @@ public sealed class RequestCatalog
         var gets = new byte[workload.Keys][];
         var sets = new byte[workload.Keys][];
         var adds = new byte[workload.Keys][];
+        if (wire == RequestWire.Resp)
+        {
+            // The same keys and value; SET alone (Redis replies +OK to it, so it needs no CHECK),
+            // and ADD 1 as INCRBY 1.
+            for (var k = 0; k < workload.Keys; k++)
+            {
+                var key = KeyName("key", k);
+                gets[k] = RespRequest.Encode("GET"u8.ToArray(), key);
+                sets[k] = RespRequest.Encode("SET"u8.ToArray(), key, value);
+                adds[k] = RespRequest.Encode("INCRBY"u8.ToArray(), KeyName("ctr", k), "1"u8.ToArray());
+            }
+
+            return new RequestCatalog(wire, gets, sets, adds, value);
+        }
+
         using var writer = new PooledBufferWriter();
         for (var k = 0; k < workload.Keys; k++)
         {
@@ -100,7 +122,7 @@ public sealed class RequestCatalog
             adds[k] = writer.WrittenSpan.ToArray();
         }
 
-        return new RequestCatalog(gets, sets, adds, value);
+        return new RequestCatalog(wire, gets, sets, adds, value);
     }
 
     /// <summary>Wire key <c>/bench/NAME:00000001</c> (PyTorch clients prefix every key with "/").</summary>

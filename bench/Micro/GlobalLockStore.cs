@@ -91,7 +91,7 @@ public sealed class GlobalLockStore
             return;
         }
 
-        _map[key.ToArray()] = new ValueCell(value, minimumCapacity);
+        _map[key.ToArray()] = new ValueCell(key, value, minimumCapacity);
         _keyCount++;
     }
 }

@@ -20,13 +20,13 @@ public sealed class ByteKeyComparer : IEqualityComparer<byte[]>, IAlternateEqual
         ReferenceEquals(x, y) || (x is not null && y is not null && x.AsSpan().SequenceEqual(y));
 
     /// <inheritdoc />
-    public int GetHashCode(byte[] obj) => Hash(obj);
+    public int GetHashCode(byte[] obj) => HashOf(obj);
 
     /// <inheritdoc />
     public bool Equals(ReadOnlySpan<byte> alternate, byte[] other) => alternate.SequenceEqual(other);
 
     /// <inheritdoc />
-    public int GetHashCode(ReadOnlySpan<byte> alternate) => Hash(alternate);
+    public int GetHashCode(ReadOnlySpan<byte> alternate) => HashOf(alternate);
 
     /// <inheritdoc />
     public byte[] Create(ReadOnlySpan<byte> alternate) => alternate.ToArray();
@@ -37,10 +37,12 @@ public sealed class ByteKeyComparer : IEqualityComparer<byte[]>, IAlternateEqual
     private static readonly ulong SecretA = RandomSecret();
     private static readonly ulong SecretB = RandomSecret();
 
+    /// <summary>The key's hash, as <see cref="GetHashCode(ReadOnlySpan{byte})"/> without going through the comparer.</summary>
     // A multiply-fold hash in the style of wyhash: 16 bytes per multiply where HashCode.AddBytes
-    // spends several rounds per 4 bytes; keys are hashed twice per request (shard and map), so it
-    // shows in the instruction count per request (bench/instr-per-request.sh).
-    private static int Hash(ReadOnlySpan<byte> key)
+    // spends several rounds per 4 bytes; it shows in the instruction count per request
+    // (bench/instr-per-request.sh). The store hashes a key once per lookup: the top bits pick the
+    // shard, the bottom bits the slot in that shard's table.
+    internal static int HashOf(ReadOnlySpan<byte> key)
     {
         ref var start = ref MemoryMarshal.GetReference(key);
         var length = key.Length;

@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Numerics;
 using TcpStore.Codec;
 using TcpStore.Core.Inspection;
@@ -35,8 +34,10 @@ namespace TcpStore.Core;
 /// every shard. <see cref="Waiter"/> documents how one WAIT across shards is counted.
 /// </para>
 /// <para>
-/// Single-key GET, the hottest read, takes no lock. The map is one <see cref="ConcurrentDictionary{TKey,TValue}"/>
-/// (lock-free lookups, so GET hashes the key once and needs no shard). A write to an existing key
+/// Single-key GET, the hottest read, takes no lock. Each shard's keys are a <see cref="KeyTable"/>,
+/// an open-addressing table that its shard's lock serialises writers of and that readers probe
+/// without any lock; a lookup hashes the key once (top bits: shard, bottom bits: slot) and reads
+/// the slot, the cell and the cell's buffer, which holds the key and the value. A write to an existing key
 /// reuses the cell's buffer in place when the new value fits, so SET, ADD, APPEND and COMPARE_SET
 /// allocate nothing in steady state; a lock-free reader that overlapped a write retries. A GET is
 /// linearized when it reads an even sequence number that is still the same after its copy: the bytes
@@ -69,8 +70,10 @@ public sealed class KeyValueStore
     private readonly StoreShard[] _shards;
     private readonly int _shardBits;
     private readonly ulong _allShards;
-    private readonly ConcurrentDictionary<byte[], ValueCell> _map = new(ByteKeyComparer.Instance);
-    private readonly ConcurrentDictionary<byte[], ValueCell>.AlternateLookup<ReadOnlySpan<byte>> _mapBySpan;
+
+    // The keys of shard i, indexed like _shards; a separate array so a lookup goes from here to the
+    // table's slots without touching the shard object.
+    private readonly KeyTable[] _tables;
     private int _keyCount;
 
     /// <summary>Creates an empty store with <see cref="DefaultShardCount"/> shards.</summary>
@@ -91,12 +94,12 @@ public sealed class KeyValueStore
         _shardBits = BitOperations.Log2((uint)shardCount);
         _allShards = shardCount == 64 ? ulong.MaxValue : (1UL << shardCount) - 1;
         _shards = new StoreShard[shardCount];
+        _tables = new KeyTable[shardCount];
         for (var i = 0; i < shardCount; i++)
         {
             _shards[i] = new StoreShard();
+            _tables[i] = new KeyTable();
         }
-
-        _mapBySpan = _map.GetAlternateLookup<ReadOnlySpan<byte>>();
     }
 
     /// <summary>Number of shards the keys are spread over.</summary>
@@ -136,13 +139,13 @@ public sealed class KeyValueStore
     }
 
     /// <summary>Returns a copy of a key's value, or null when missing. For tests and tools; the server uses <see cref="WriteValue"/>.</summary>
-    public byte[]? Get(ReadOnlySpan<byte> key) => _mapBySpan.TryGetValue(key, out var cell) ? cell.Copy() : null;
+    public byte[]? Get(ReadOnlySpan<byte> key) => Find(key)?.Copy();
 
     /// <summary>Writes a key's value as a length-prefixed blob; a missing key is written as an empty value. Lock-free.</summary>
     /// <returns>Whether the key was present.</returns>
     public bool WriteValue(ReadOnlySpan<byte> key, IBufferWriter<byte> reply)
     {
-        if (_mapBySpan.TryGetValue(key, out var cell))
+        if (Find(key) is { } cell)
         {
             cell.WriteBlobTo(reply);
             return true;
@@ -194,7 +197,7 @@ public sealed class KeyValueStore
         {
             foreach (var pair in pairs)
             {
-                if (_mapBySpan.TryGetValue(pair.Key, out var cell))
+                if (Find(pair.Key) is { } cell)
                 {
                     if (!cell.IsHeldByCurrentThread)
                     {
@@ -203,16 +206,14 @@ public sealed class KeyValueStore
                 }
                 else
                 {
-                    var created = pair.Key.ToArray();
-                    fresh?.Add(created);
-                    _map[created] = new ValueCell(pair.Value, held: true);
-                    Interlocked.Increment(ref _keyCount);
+                    fresh?.Add(pair.Key.ToArray());
+                    AddCell(new ValueCell(pair.Key, pair.Value, held: true));
                 }
             }
 
             foreach (var pair in pairs)
             {
-                var target = _mapBySpan[pair.Key];
+                var target = Find(pair.Key)!;
                 if (fresh is not null)
                 {
                     // As if each pair were a SET in turn: a key's first write in this step creates it.
@@ -239,7 +240,8 @@ public sealed class KeyValueStore
         if (!live)
         {
             shard.Gate.Enter();
-            if (!_mapBySpan.TryGetValue(key, out cell))
+            cell = Find(key)!;
+            if (cell is null)
             {
                 try
                 {
@@ -294,7 +296,8 @@ public sealed class KeyValueStore
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
-            if (_mapBySpan.TryGetValue(key, out cell))
+            cell = Find(key)!;
+            if (cell is not null)
             {
                 cell.Enter();
                 try
@@ -336,7 +339,8 @@ public sealed class KeyValueStore
         var shard = ShardFor(key);
         lock (shard.Gate)
         {
-            if (_mapBySpan.TryGetValue(key, out current))
+            current = Find(key)!;
+            if (current is not null)
             {
                 current.Enter();
                 try
@@ -389,9 +393,10 @@ public sealed class KeyValueStore
     /// <summary>DELETE_KEY: removes the key from the map (queues untouched); waiters stay registered.</summary>
     public bool Delete(ReadOnlySpan<byte> key)
     {
-        lock (ShardFor(key).Gate)
+        var hash = ByteKeyComparer.HashOf(key);
+        lock (_shards[ShardOf(hash)].Gate)
         {
-            if (!_mapBySpan.TryGetValue(key, out var cell))
+            if (_tables[ShardOf(hash)].Find(key, hash) is not { } cell)
             {
                 return false;
             }
@@ -401,7 +406,7 @@ public sealed class KeyValueStore
             cell.Enter();
             KeyObserver?.OnKeyChanged(KeyChange.Deleted, key, cell.Locked, default);
             cell.MarkRemoved();
-            _mapBySpan.TryRemove(key, out _, out _);
+            _tables[ShardOf(hash)].Remove(hash, cell);
             cell.Exit();
             Interlocked.Decrement(ref _keyCount);
             return true;
@@ -419,7 +424,7 @@ public sealed class KeyValueStore
         {
             foreach (var entry in keys)
             {
-                if (_mapBySpan.TryGetValue(entry.Key, out var cell) && cell.IsSettled)
+                if (Find(entry.Key) is { } cell && cell.IsSettled)
                 {
                     return true;
                 }
@@ -544,7 +549,7 @@ public sealed class KeyValueStore
         {
             foreach (var entry in keys)
             {
-                if (_mapBySpan.TryGetValue(entry.Key, out var cell) && !cell.IsHeldByCurrentThread)
+                if (Find(entry.Key) is { } cell && !cell.IsHeldByCurrentThread)
                 {
                     cell.Enter();
                 }
@@ -552,7 +557,7 @@ public sealed class KeyValueStore
 
             foreach (var entry in keys)
             {
-                reply.WriteBlob(_mapBySpan.TryGetValue(entry.Key, out var cell) ? cell.Locked : default);
+                reply.WriteBlob(Find(entry.Key) is { } cell ? cell.Locked : default);
             }
         }
         finally
@@ -569,9 +574,12 @@ public sealed class KeyValueStore
         try
         {
             reply.WriteInt64(_keyCount);
-            foreach (var key in _map.Keys)
+            foreach (var table in _tables)
             {
-                reply.WriteBlob(key);
+                foreach (var cell in table.Cells())
+                {
+                    reply.WriteBlob(cell.Key);
+                }
             }
         }
         finally
@@ -586,7 +594,16 @@ public sealed class KeyValueStore
         EnterShards(_allShards);
         try
         {
-            return [.. _map.Keys];
+            var keys = new List<byte[]>(_keyCount);
+            foreach (var table in _tables)
+            {
+                foreach (var cell in table.Cells())
+                {
+                    keys.Add(cell.Key.ToArray());
+                }
+            }
+
+            return keys;
         }
         finally
         {
@@ -668,11 +685,27 @@ public sealed class KeyValueStore
     /// <summary>The shard a key belongs to (tests use it to pick keys on different shards).</summary>
     internal int ShardIndex(ReadOnlySpan<byte> key)
     {
-        // The top bits of the key's hash (seeded per process, so no client can aim keys at one
-        // shard); the concurrent map buckets by the remainder of the same hash, so the two choices
-        // stay independent. Widened to 64 bits so that one shard needs no special case.
-        var hash = (uint)ByteKeyComparer.Instance.GetHashCode(key);
-        return (int)(((ulong)hash << _shardBits) >> 32);
+        return ShardOf(ByteKeyComparer.HashOf(key));
+    }
+
+    // The top bits of the key's hash (seeded per process, so no client can aim keys at one shard);
+    // the shard's table picks a slot by the bottom bits of the same hash, so the two choices stay
+    // independent. Widened to 64 bits so that one shard needs no special case.
+    private int ShardOf(int hash) => (int)(((ulong)(uint)hash << _shardBits) >> 32);
+
+    // The key's cell, or null. Lock-free; one hash for both the shard and the slot.
+    private ValueCell? Find(ReadOnlySpan<byte> key)
+    {
+        var hash = ByteKeyComparer.HashOf(key);
+        return _tables[ShardOf(hash)].Find(key, hash);
+    }
+
+    // Caller holds the shard of the new cell's key, which is not in the table.
+    private void AddCell(ValueCell cell)
+    {
+        var hash = ByteKeyComparer.HashOf(cell.Key);
+        _tables[ShardOf(hash)].Add(hash, cell);
+        Interlocked.Increment(ref _keyCount);
     }
 
     private StoreShard ShardFor(ReadOnlySpan<byte> key) => _shards[ShardIndex(key)];
@@ -727,7 +760,7 @@ public sealed class KeyValueStore
     // Caller holds the key's shard.
     private bool IsReady(ReadOnlySpan<byte> key)
     {
-        if (_mapBySpan.ContainsKey(key))
+        if (Find(key) is not null)
         {
             return true;
         }
@@ -740,7 +773,7 @@ public sealed class KeyValueStore
     // when the value fits); a new key gets its own copy of the key and a new cell.
     private void Store(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        if (!_mapBySpan.TryGetValue(key, out var cell))
+        if (Find(key) is not { } cell)
         {
             Create(key, value);
             return;
@@ -763,23 +796,25 @@ public sealed class KeyValueStore
     private void Create(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int minimumCapacity = 0)
     {
         KeyObserver?.OnKeyChanged(KeyChange.Created, key, default, value);
-        _map[key.ToArray()] = new ValueCell(value, minimumCapacity);
-        Interlocked.Increment(ref _keyCount);
+        AddCell(new ValueCell(key, value, minimumCapacity));
     }
 
     // The fast path of a single-key write: an existing key's cell, taken without any shard lock.
     // It needs no wake-up: nobody waits for a key that is present (a WAIT registers only missing
     // keys under the shard lock, and a key becomes present only under that lock, which wakes its
     // waiters then). A cell deleted meanwhile is refused, and the caller takes the shard lock.
-    private bool TryEnterLiveCell(ReadOnlySpan<byte> key, out ValueCell cell) =>
-        _mapBySpan.TryGetValue(key, out cell!) && cell.TryEnterLive();
+    private bool TryEnterLiveCell(ReadOnlySpan<byte> key, out ValueCell cell)
+    {
+        cell = Find(key)!;
+        return cell is not null && cell.TryEnterLive();
+    }
 
     // Caller holds the shards of the keys: releases the cells of those keys this thread holds.
     private void ExitCells(KeyList keys)
     {
         foreach (var entry in keys)
         {
-            if (_mapBySpan.TryGetValue(entry.Key, out var cell) && cell.IsHeldByCurrentThread)
+            if (Find(entry.Key) is { } cell && cell.IsHeldByCurrentThread)
             {
                 cell.Exit();
             }

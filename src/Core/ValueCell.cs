@@ -4,9 +4,9 @@ using System.Buffers.Binary;
 namespace TcpStore.Core;
 
 /// <summary>
-/// One stored value: a buffer that writes reuse in place, the length in use, and a sequence
-/// number that both serialises writers and lets lock-free readers detect a concurrent write and
-/// retry (a seqlock).
+/// One key of the store and its value: a buffer holding the key followed by the value (writes reuse
+/// it in place), the value's length, and a sequence number that both serialises writers and lets
+/// lock-free readers detect a concurrent write and retry (a seqlock).
 /// </summary>
 /// <remarks>
 /// An odd sequence number means a writer holds the cell. A writer takes it with a compare-and-swap
@@ -19,6 +19,13 @@ namespace TcpStore.Core;
 /// allocate nothing. A multi-key step holds all its cells at once, so a reader that sees one of its
 /// values waits until all of them are in place. A deleted cell is marked removed while held, so a
 /// writer that found it just before the DELETE notices and starts again from the map.
+/// <para>
+/// The key lives at the front of the value's buffer so that a lookup, which compares the key and
+/// then copies the value, touches one array after the cell: with thousands of keys every dependent
+/// load is a likely cache miss (docs/performance.md, "Against the floor"). The key never changes,
+/// and every buffer a cell ever has starts with it, so a reader may compare the key in whichever
+/// buffer it sees without the seqlock.
+/// </para>
 /// </remarks>
 internal sealed class ValueCell
 {
@@ -26,7 +33,9 @@ internal sealed class ValueCell
     // of its buffer gets a right-sized one, so one huge value does not pin its memory forever.
     private const int ShrinkThreshold = 1024;
 
+    // The key (first _keyLength bytes) then the value (next _length bytes).
     private byte[] _buffer;
+    private readonly int _keyLength;
     private int _length;
     private int _sequence;
 
@@ -35,11 +44,17 @@ internal sealed class ValueCell
     private int _holder;
     private bool _removed;
 
-    /// <summary>A new cell holding a copy of <paramref name="value"/>; when <paramref name="held"/>, already held by the calling thread.</summary>
-    public ValueCell(ReadOnlySpan<byte> value, int minimumCapacity = 0, bool held = false)
+    /// <summary>A new cell for <paramref name="key"/> holding a copy of <paramref name="value"/>; when <paramref name="held"/>, already held by the calling thread.</summary>
+    /// <param name="key">The key, copied into the cell.</param>
+    /// <param name="value">The first value, copied.</param>
+    /// <param name="minimumCapacity">Room to keep for the value (a counter's longest decimal), so later writes reuse the buffer.</param>
+    /// <param name="held">Whether the calling thread holds the new cell (a multi-key step creating it).</param>
+    public ValueCell(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value, int minimumCapacity = 0, bool held = false)
     {
-        _buffer = new byte[Math.Max(value.Length, minimumCapacity)];
-        value.CopyTo(_buffer);
+        _keyLength = key.Length;
+        _buffer = new byte[key.Length + Math.Max(value.Length, minimumCapacity)];
+        key.CopyTo(_buffer);
+        value.CopyTo(_buffer.AsSpan(_keyLength));
         _length = value.Length;
         if (held)
         {
@@ -48,8 +63,25 @@ internal sealed class ValueCell
         }
     }
 
+    // The shared marker of a deleted table slot: its key length matches no key.
+    private ValueCell()
+    {
+        _buffer = [];
+        _keyLength = -1;
+    }
+
+    /// <summary>The marker a <see cref="KeyTable"/> leaves in the slot of a deleted key; never a live cell.</summary>
+    internal static ValueCell Tombstone { get; } = new();
+
+    /// <summary>The key. Immutable, so readable without holding the cell.</summary>
+    public ReadOnlySpan<byte> Key => Volatile.Read(ref _buffer).AsSpan(0, _keyLength);
+
     /// <summary>The value. Only while holding the cell, where no write can overlap.</summary>
-    public ReadOnlySpan<byte> Locked => _buffer.AsSpan(0, _length);
+    public ReadOnlySpan<byte> Locked => _buffer.AsSpan(_keyLength, _length);
+
+    /// <summary>Whether this cell is the one for <paramref name="key"/>. Lock-free (the key never changes).</summary>
+    public bool HasKey(ReadOnlySpan<byte> key) =>
+        _keyLength == key.Length && Volatile.Read(ref _buffer).AsSpan(0, key.Length).SequenceEqual(key);
 
     /// <summary>Whether the calling thread holds the cell.</summary>
     public bool IsHeldByCurrentThread => (Volatile.Read(ref _sequence) & 1) != 0 && _holder == Environment.CurrentManagedThreadId;
@@ -116,10 +148,10 @@ internal sealed class ValueCell
     {
         if (NeedsNewBuffer(value.Length))
         {
-            _buffer = new byte[Math.Max(value.Length, minimumCapacity)];
+            Replace(new byte[_keyLength + Math.Max(value.Length, minimumCapacity)]);
         }
 
-        value.CopyTo(_buffer);
+        value.CopyTo(_buffer.AsSpan(_keyLength));
         _length = value.Length;
     }
 
@@ -127,19 +159,19 @@ internal sealed class ValueCell
     public void Append(ReadOnlySpan<byte> suffix)
     {
         var total = (long)_length + suffix.Length;
-        if (total > Array.MaxLength)
+        if (_keyLength + total > Array.MaxLength)
         {
             throw new InvalidOperationException("value would exceed the maximum array length");
         }
 
-        if (total > _buffer.Length)
+        if (_keyLength + total > _buffer.Length)
         {
-            var grown = new byte[(int)Math.Min(Array.MaxLength, Math.Max(total, 2L * _buffer.Length))];
-            _buffer.AsSpan(0, _length).CopyTo(grown);
-            _buffer = grown;
+            var grown = new byte[(int)Math.Min(Array.MaxLength, Math.Max(_keyLength + total, 2L * _buffer.Length))];
+            _buffer.AsSpan(0, _keyLength + _length).CopyTo(grown);
+            Replace(grown);
         }
 
-        suffix.CopyTo(_buffer.AsSpan(_length));
+        suffix.CopyTo(_buffer.AsSpan(_keyLength + _length));
         _length = (int)total;
     }
 
@@ -155,10 +187,10 @@ internal sealed class ValueCell
                 var buffer = Volatile.Read(ref _buffer);
                 var length = Volatile.Read(ref _length);
                 // A length from a newer write than the buffer is a torn read: retry, never index past it.
-                if ((uint)length <= (uint)buffer.Length)
+                if ((uint)length <= (uint)(buffer.Length - _keyLength))
                 {
                     var destination = reply.GetSpan(sizeof(ulong) + length);
-                    buffer.AsSpan(0, length).CopyTo(destination[sizeof(ulong)..]);
+                    buffer.AsSpan(_keyLength, length).CopyTo(destination[sizeof(ulong)..]);
                     // No load of the copy may move past the second sequence read.
                     Interlocked.MemoryBarrier();
                     if (Volatile.Read(ref _sequence) == sequence)
@@ -185,6 +217,17 @@ internal sealed class ValueCell
         return blob.WrittenSpan[sizeof(ulong)..].ToArray();
     }
 
-    private bool NeedsNewBuffer(int length) =>
-        length > _buffer.Length || (_buffer.Length > ShrinkThreshold && length < _buffer.Length / 4);
+    private bool NeedsNewBuffer(int length)
+    {
+        var capacity = _buffer.Length - _keyLength;
+        return length > capacity || (capacity > ShrinkThreshold && length < capacity / 4);
+    }
+
+    // Caller holds the cell. The key is copied first and the buffer published with a release store,
+    // so a lock-free reader that sees the new buffer also sees the key at its front.
+    private void Replace(byte[] buffer)
+    {
+        _buffer.AsSpan(0, _keyLength).CopyTo(buffer);
+        Volatile.Write(ref _buffer, buffer);
+    }
 }
