@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Buffers.Binary;
 using System.Diagnostics.CodeAnalysis;
 using System.Runtime.CompilerServices;
 
@@ -59,6 +60,36 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         return GrowAndGetSpan(sizeHint);
     }
 
+    /// <summary>Appends one byte: a one-byte reply without a span and a second bounds check.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Append(byte value)
+    {
+        var array = _array;
+        var written = _written;
+        if (array is null || (uint)written >= (uint)array.Length)
+        {
+            array = GrowFor(1);
+        }
+
+        array[written] = value;
+        _written = written + 1;
+    }
+
+    /// <summary>Appends a 64-bit little-endian integer (ADD's sum, counts).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public void Append(long value)
+    {
+        var array = _array;
+        var written = _written;
+        if (array is null || array.Length - written < sizeof(long))
+        {
+            array = GrowFor(sizeof(long));
+        }
+
+        BinaryPrimitives.WriteInt64LittleEndian(array.AsSpan(written), value);
+        _written = written + sizeof(long);
+    }
+
     /// <summary>Forgets the written bytes but keeps the array for reuse.</summary>
     public void Clear() => _written = 0;
 
@@ -109,6 +140,13 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
     {
         Ensure(sizeHint);
         return _array.AsSpan(_written);
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private byte[] GrowFor(int size)
+    {
+        Ensure(size);
+        return _array!;
     }
 
     [DoesNotReturn]

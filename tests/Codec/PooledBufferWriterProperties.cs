@@ -1,3 +1,4 @@
+using System.Buffers.Binary;
 using FsCheck;
 using FsCheck.Fluent;
 using TcpStore.Codec;
@@ -11,6 +12,8 @@ public sealed class PooledBufferWriterProperties
     private enum Action
     {
         Write,
+        AppendByte,
+        AppendInt64,
         Discard,
         Clear,
         Release,
@@ -24,6 +27,8 @@ public sealed class PooledBufferWriterProperties
             from data in Gen.ArrayOf(WireGenerators.AnyByte, size)
             from hint in Gen.Elements(0, 1, size, size + 100)
             select new Step(Action.Write, data, 0, hint)),
+        (2, WireGenerators.AnyByte.Select(b => new Step(Action.AppendByte, [b], 0, 0))),
+        (2, Gen.ArrayOf(WireGenerators.AnyByte, 8).Select(b => new Step(Action.AppendInt64, b, 0, 0))),
         (2, Gen.Choose(0, 100).Select(n => new Step(Action.Discard, [], n, 0))),
         (1, Gen.Constant(new Step(Action.Clear, [], 0, 0))),
         (1, Gen.Constant(new Step(Action.Release, [], 0, 0))),
@@ -54,6 +59,14 @@ public sealed class PooledBufferWriterProperties
                         writer.Advance(step.Data.Length);
                         model.AddRange(step.Data);
                         break;
+                    case Action.AppendByte:
+                        writer.Append(step.Data[0]);
+                        model.Add(step.Data[0]);
+                        break;
+                    case Action.AppendInt64:
+                        writer.Append(BinaryPrimitives.ReadInt64LittleEndian(step.Data));
+                        model.AddRange(step.Data);
+                        break;
                     case Action.Discard:
                         var count = Math.Min(step.Count, model.Count);
                         writer.Discard(count);
@@ -81,6 +94,37 @@ public sealed class PooledBufferWriterProperties
             }
         });
         Check.One(Config.QuickThrowOnFailure.WithMaxTest(300), property);
+    }
+
+    [Fact]
+    public void Appending_to_a_full_or_released_array_grows_it_and_keeps_every_byte()
+    {
+        // The append fast path writes at the end without a span: at exactly full it must grow, not
+        // index past the array (the random mix above rarely lands on exactly full).
+        using var writer = new PooledBufferWriter();
+        writer.Append((byte)1);
+        Assert.Equal(1, writer.WrittenCount);
+        var free = writer.GetSpan(1).Length;
+        writer.Advance(free);
+        var capacity = writer.Capacity;
+        Assert.Equal(capacity, writer.WrittenCount);
+        writer.Append((byte)2);
+        writer.Append(-2L);
+        Assert.True(writer.Capacity > capacity);
+        Assert.Equal(capacity + 9, writer.WrittenCount);
+        Assert.Equal(1, writer.WrittenSpan[0]);
+        Assert.Equal(2, writer.WrittenSpan[capacity]);
+        Assert.Equal(-2L, BinaryPrimitives.ReadInt64LittleEndian(writer.WrittenSpan[(capacity + 1)..]));
+
+        // Seven bytes free: an eight-byte append must grow too.
+        writer.Release();
+        writer.Advance(0);
+        writer.Append((byte)3);
+        writer.Advance(writer.GetSpan(1).Length - 7);
+        var before = writer.WrittenCount;
+        writer.Append(long.MinValue);
+        Assert.Equal(before + 8, writer.WrittenCount);
+        Assert.Equal(long.MinValue, BinaryPrimitives.ReadInt64LittleEndian(writer.WrittenSpan[before..]));
     }
 
     [Fact]
