@@ -156,9 +156,16 @@ public sealed class KeyValueStore
     }
 
     /// <summary>SET: stores the value and wakes every waiter on the key.</summary>
-    public void Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
+    /// <returns>
+    /// The key's hash (<see cref="ByteKeyComparer.GetHashCode(ReadOnlySpan{byte})"/>), which the
+    /// store computed anyway: a caller that needs it (the per-connection rank-key record) saves a
+    /// second pass over the key.
+    /// </returns>
+    public int Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        if (TryEnterLiveCell(key, out var cell))
+        var hash = ByteKeyComparer.HashOf(key);
+        var index = ShardOf(hash);
+        if (_tables[index].Find(key, hash) is { } cell && cell.TryEnterLive())
         {
             try
             {
@@ -170,15 +177,17 @@ public sealed class KeyValueStore
                 cell.Exit();
             }
 
-            return;
+            return hash;
         }
 
-        var shard = ShardFor(key);
+        var shard = _shards[index];
         lock (shard.Gate)
         {
             Store(key, value);
             shard.Waits.WakeAll(key);
         }
+
+        return hash;
     }
 
     /// <summary>MULTI_SET: each pair as by SET, in order, as one atomic step.</summary>
@@ -416,18 +425,11 @@ public sealed class KeyValueStore
     /// <summary>CHECK: whether every key is a map key or a non-empty queue.</summary>
     public bool Check(KeyList keys)
     {
-        // One key that exists and is not held by a writer is ready without the shard lock: a plain
-        // map read, linearized where the cell was seen free. A held cell (a multi-key step may be
-        // half done) or a missing key (a queue may hold it, or a step may be inserting it) takes the
-        // locked path, which orders the answer against those writes.
         if (keys.Count == 1)
         {
             foreach (var entry in keys)
             {
-                if (Find(entry.Key) is { } cell && cell.IsSettled)
-                {
-                    return true;
-                }
+                return Check(entry.Key);
             }
         }
 
@@ -448,6 +450,26 @@ public sealed class KeyValueStore
         finally
         {
             ExitShards(shards);
+        }
+    }
+
+    /// <summary>CHECK of one key: whether it is a map key or a non-empty queue.</summary>
+    public bool Check(ReadOnlySpan<byte> key)
+    {
+        // A key that exists and is not held by a writer is ready without the shard lock: a plain
+        // map read, linearized where the cell was seen free. A held cell (a multi-key step may be
+        // half done) or a missing key (a queue may hold it, or a step may be inserting it) takes the
+        // locked path, which orders the answer against those writes.
+        var hash = ByteKeyComparer.HashOf(key);
+        var index = ShardOf(hash);
+        if (_tables[index].Find(key, hash) is { } cell && cell.IsSettled)
+        {
+            return true;
+        }
+
+        lock (_shards[index].Gate)
+        {
+            return IsReady(key);
         }
     }
 

@@ -191,8 +191,10 @@ internal sealed class ValueCell
                 {
                     var destination = reply.GetSpan(sizeof(ulong) + length);
                     buffer.AsSpan(_keyLength, length).CopyTo(destination[sizeof(ulong)..]);
-                    // No load of the copy may move past the second sequence read.
-                    Interlocked.MemoryBarrier();
+                    // No load of the copy may move past the second sequence read. A read barrier is
+                    // all that takes: on x64 it only stops the compiler (the CPU keeps loads in
+                    // order), where a full fence also drained the store buffer, ~30 cycles a GET.
+                    Volatile.ReadBarrier();
                     if (Volatile.Read(ref _sequence) == sequence)
                     {
                         BinaryPrimitives.WriteUInt64LittleEndian(destination, (ulong)length);
