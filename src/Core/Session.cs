@@ -410,13 +410,14 @@ public sealed partial class Session : Waiter, IDisposable
     // counts) are then direct, inlined writes; the store's methods still take it as an IBufferWriter.
     private SessionError Execute(ref Request request, OutputBudget reply)
     {
-        (_stats ??= TakeStats()).OnRequest(ref request);
+        var stats = _stats ??= TakeStats();
+        stats.OnRequest(ref request);
         switch (request.Type)
         {
             case QueryType.Validate:
                 return ProtocolError.RepeatedValidate;
             case QueryType.Set:
-                _store.Set(request.Key, request.Value);
+                stats.OnSet(request.Key, _store.Set(request.Key, request.Value));
                 break;
             case QueryType.CompareSet:
                 _store.CompareSet(request.Key, request.Value, request.Desired, reply);

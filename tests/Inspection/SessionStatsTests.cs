@@ -1,4 +1,5 @@
 using TcpStore.Codec;
+using TcpStore.Core;
 using TcpStore.Core.Inspection;
 
 namespace TcpStore.Tests.Inspection;
@@ -60,10 +61,15 @@ public sealed class SessionStatsTests
         Assert.Equal(1, stats.Requests(QueryType.Get));
     }
 
+    // As the session does: count the request; after a SET, record the hash the store computed.
     private static void Execute(SessionStats stats, QueryType type, string key)
     {
         var bytes = System.Text.Encoding.UTF8.GetBytes(key);
         var request = new Request { Type = type, Key = bytes };
         stats.OnRequest(ref request);
+        if (type == QueryType.Set)
+        {
+            stats.OnSet(bytes, new KeyValueStore().Set(bytes, "v"u8));
+        }
     }
 }

@@ -96,9 +96,22 @@ public sealed class SessionStats
             Carry(slot);
         }
 
-        if (type is QueryType.Set or QueryType.CompareSet)
+        if (type == QueryType.CompareSet && IsRendezvousStateKey(request.Key))
         {
-            OnWrite(ref request);
+            RendezvousCompareSets++;
+        }
+    }
+
+    /// <summary>
+    /// After a SET of <paramref name="key"/>: records its hash as <see cref="LastRankKeyHash"/> when
+    /// the key ends in a digit. <paramref name="keyHash"/> is the hash the store computed for the
+    /// SET (the same function as <see cref="RankKeyHash"/>), so the key is not hashed twice.
+    /// </summary>
+    internal void OnSet(ReadOnlySpan<byte> key, int keyHash)
+    {
+        if (!key.IsEmpty && (uint)(key[^1] - '0') <= 9)
+        {
+            LastRankKeyHash = keyHash == 0 ? 1 : keyHash;
         }
     }
 
@@ -123,18 +136,6 @@ public sealed class SessionStats
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int Slot(QueryType type) => (uint)type < TypeSlots ? (int)type : TypeSlots - 1;
-
-    private void OnWrite(ref Request request)
-    {
-        if (request.Type == QueryType.Set && !request.Key.IsEmpty && (uint)(request.Key[^1] - '0') <= 9)
-        {
-            LastRankKeyHash = RankKeyHash(request.Key);
-        }
-        else if (request.Type == QueryType.CompareSet && IsRendezvousStateKey(request.Key))
-        {
-            RendezvousCompareSets++;
-        }
-    }
 
     // A reader on another thread may see the wrapped counter before the carry for a moment (a
     // dashboard value 2^32 low once in four billion requests); the request path stays one increment.
