@@ -704,6 +704,9 @@ public sealed class KeyValueStore
         }
     }
 
+    /// <summary>The lock of shard <paramref name="index"/>: tests hold it to stop an operation that needs every shard at a known point.</summary>
+    internal Lock ShardGate(int index) => _shards[index].Gate;
+
     /// <summary>The shard a key belongs to (tests use it to pick keys on different shards).</summary>
     internal int ShardIndex(ReadOnlySpan<byte> key)
     {

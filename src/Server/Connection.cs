@@ -64,6 +64,12 @@ internal abstract partial class Connection : ISessionOwner
     private bool _sendPending;
     private bool _readPaused;
     private int _closed;
+
+    // Set (under the send lock) once CloseOnce has run to its end. Another thread can win the close
+    // (a server stop) while the receive loop sees the socket fail and hands the connection to the
+    // pool: reusing it before that close has released the transport would let the close dispose of
+    // the next life's socket (or of none). Guarded by the send lock.
+    private bool _closeFinished;
     private byte[]? _input;
     private int _inputCount;
     private long _inputNeeded;
@@ -200,11 +206,15 @@ internal abstract partial class Connection : ISessionOwner
 
         CloseTransport();
         _server.OnConnectionClosed(this, reason, peer, detail);
+        lock (SendLock)
+        {
+            _closeFinished = true;
+        }
     }
 
     /// <summary>
     /// Whether this closed connection may serve another socket: its session has no store engine and
-    /// nothing of its last life still runs (no send in flight). The transport asks once the
+    /// nothing of its last life still runs (its close has finished, no send in flight). The transport asks once the
     /// connection's receive path has finished.
     /// </summary>
     private bool CanReuse()
@@ -216,7 +226,7 @@ internal abstract partial class Connection : ISessionOwner
 
         lock (SendLock)
         {
-            return IsClosed && !_sendPending;
+            return IsClosed && _closeFinished && !_sendPending;
         }
     }
 
@@ -260,6 +270,7 @@ internal abstract partial class Connection : ISessionOwner
         lock (SendLock)
         {
             _generation++;
+            _closeFinished = false;
             ResetTransport();
             _sending.Release();
             while (_queued is { Count: > 0 } queue)

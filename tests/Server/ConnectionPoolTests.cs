@@ -131,4 +131,57 @@ public sealed class ConnectionPoolTests
         Assert.NotSame(closed, next);
         Assert.Equal(generation, closed.Generation);
     }
+
+    [Theory]
+    [MemberData(nameof(Transports))]
+    public async Task A_connection_another_thread_is_still_closing_is_not_reused_under_it(ServerTransport transport)
+    {
+        await using var server = await StartAsync(transport, pool: true);
+        var client = await RawClient.ConnectAsync(server.Port);
+        await client.SendAsync(Encode(WireRequest.Ping(1)));
+        Assert.Equal(UInt32(1), await client.ReceiveExactlyAsync(4));
+        var connection = await OnlyConnectionAsync(server);
+        var generation = connection.Generation;
+
+        // A close from another thread (as a server stop makes) that is held up half way: the
+        // session's retirement takes every shard lock, and the test holds one.
+        // (A thread of its own holds it: a Lock belongs to the thread that took it.)
+        using var held = new ManualResetEventSlim();
+        using var release = new ManualResetEventSlim();
+        var holder = new Thread(() =>
+        {
+            var gate = server.Server.Store.ShardGate(0);
+            gate.Enter();
+            held.Set();
+            release.Wait();
+            gate.Exit();
+        });
+        holder.Start();
+        Task closing;
+        try
+        {
+            held.Wait();
+            closing = Task.Run(() => connection.Close(CloseReason.ServerStopping, "test"));
+            await Task.Delay(Quiet);
+            Assert.False(closing.IsCompleted, "the close did not stop at the held shard lock");
+
+            // Meanwhile the peer goes away: the receive path ends and offers the connection to the pool.
+            client.Dispose();
+            await Task.Delay(Quiet * 2);
+            Assert.Equal(generation, connection.Generation);
+        }
+        finally
+        {
+            release.Set();
+            holder.Join();
+        }
+
+        // The close finishes on the transport of the life it closed (it used to dispose of a reset
+        // connection's missing socket: a NullReferenceException on the sockets transport).
+        await closing;
+        Assert.Equal(generation, connection.Generation);
+        using var next = await RawClient.ConnectAsync(server.Port);
+        await next.SendAsync(Encode(WireRequest.Ping(2)));
+        Assert.Equal(UInt32(2), await next.ReceiveExactlyAsync(4));
+    }
 }
