@@ -13,6 +13,15 @@ namespace TcpStore.Codec;
 public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
 {
     private const int MinimumSize = 4096;
+
+    // One released minimum-size array per thread, handed to the next writer on that thread that
+    // needs one. A connection's replies rent an array per batch and give it back once sent, so an
+    // event loop's thread releases and rents one array per batch: this keeps that pair off the
+    // shared pool (a few instructions instead of its per-core bucket search, about 60 per request
+    // at depth 16 by callgrind) and holds at most 4 KiB per thread. Idle connections still hold
+    // nothing.
+    [ThreadStatic]
+    private static byte[]? t_spare;
     private byte[]? _array;
     private int _written;
 
@@ -119,7 +128,7 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         _written = 0;
         if (array is not null)
         {
-            ArrayPool<byte>.Shared.Return(array);
+            ReturnArray(array);
         }
     }
 
@@ -167,13 +176,35 @@ public sealed class PooledBufferWriter : IBufferWriter<byte>, IDisposable
         }
 
         var size = Math.Max(MinimumSize, _array is null ? (int)required : (int)Math.Min(Array.MaxLength, Math.Max(required, (long)_array.Length * 2)));
-        var next = ArrayPool<byte>.Shared.Rent(size);
+        var next = RentArray(size);
         if (_array is not null)
         {
             _array.AsSpan(0, _written).CopyTo(next);
-            ArrayPool<byte>.Shared.Return(_array);
+            ReturnArray(_array);
         }
 
         _array = next;
+    }
+
+    private static byte[] RentArray(int size)
+    {
+        if (size == MinimumSize && t_spare is { } spare)
+        {
+            t_spare = null;
+            return spare;
+        }
+
+        return ArrayPool<byte>.Shared.Rent(size);
+    }
+
+    private static void ReturnArray(byte[] array)
+    {
+        if (array.Length == MinimumSize && t_spare is null)
+        {
+            t_spare = array;
+            return;
+        }
+
+        ArrayPool<byte>.Shared.Return(array);
     }
 }
