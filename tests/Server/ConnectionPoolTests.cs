@@ -161,7 +161,15 @@ public sealed class ConnectionPoolTests
         try
         {
             held.Wait();
-            closing = Task.Run(() => connection.Close(CloseReason.ServerStopping, "test"));
+            using var started = new ManualResetEventSlim();
+            closing = Task.Run(() =>
+            {
+                started.Set();
+                connection.Close(CloseReason.ServerStopping, "test");
+            });
+
+            // The close must have won before the peer goes away (else the receive path closes it).
+            started.Wait();
             await Task.Delay(Quiet);
             Assert.False(closing.IsCompleted, "the close did not stop at the held shard lock");
 
