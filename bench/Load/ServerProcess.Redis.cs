@@ -42,17 +42,7 @@ public sealed partial class ServerProcess
             // Redis cannot report a port it chose (--port 0 turns TCP off), so take a free one; should
             // another process grab it first, Redis exits with "Address already in use": try another.
             var port = AdminViewer.FreePort();
-            var start = new ProcessStartInfo
-            {
-                RedirectStandardInput = true,
-                RedirectStandardOutput = true,
-                RedirectStandardError = true,
-                UseShellExecute = false,
-            };
-            foreach (var arg in CpuAffinity.TasksetPrefix(cpu))
-            {
-                start.ArgumentList.Add(arg);
-            }
+            var start = PinnedStartInfo(cpu);
 
             AddCommand(start, [redis]);
             string[] settings = ["--save", string.Empty, "--appendonly", "no", "--daemonize", "no", "--dir", Path.GetTempPath()];

@@ -109,17 +109,7 @@ public sealed partial class ServerProcess : IAsyncDisposable
         }
 
         string? probeFile = null;
-        var start = new ProcessStartInfo
-        {
-            RedirectStandardInput = true,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (var arg in CpuAffinity.TasksetPrefix(cpu))
-        {
-            start.ArgumentList.Add(arg);
-        }
+        var start = PinnedStartInfo(cpu);
 
         string name;
         if (kind == ServerKind.Ours)
@@ -249,6 +239,24 @@ public sealed partial class ServerProcess : IAsyncDisposable
         {
             start.ArgumentList.Add(arg);
         }
+    }
+
+    // Redirected standard streams and, where pinning applies, the taskset prefix: every server starts this way.
+    private static ProcessStartInfo PinnedStartInfo(int cpu)
+    {
+        var start = new ProcessStartInfo
+        {
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        foreach (var arg in CpuAffinity.TasksetPrefix(cpu))
+        {
+            start.ArgumentList.Add(arg);
+        }
+
+        return start;
     }
 
     private static void AddCommand(ProcessStartInfo start, string[] command)

@@ -43,33 +43,26 @@ internal static class CommonFrames
         {
             case QueryType.Get:
                 {
-                    var key = ReadUInt64(ref start, 1);
-                    if (key > maxKey || key > (ulong)(length - KeyAt))
+                    if (!TryKeyLength(ref start, 1, length, KeyAt, maxKey, out var key))
                     {
                         return false;
                     }
 
                     request.Type = QueryType.Get;
-                    request.Key = Slice(ref start, KeyAt, (int)key);
-                    size = KeyAt + (int)key;
+                    request.Key = Slice(ref start, KeyAt, key);
+                    size = KeyAt + key;
                     return true;
                 }
 
             case QueryType.Set:
                 {
-                    if (length < TwoFields)
-                    {
-                        return false;
-                    }
-
-                    var key = ReadUInt64(ref start, 1);
-                    if (key > maxKey || key > (ulong)(length - TwoFields))
+                    if (!TryKeyLength(ref start, 1, length, TwoFields, maxKey, out var key))
                     {
                         return false;
                     }
 
                     // The key and the value's length field are present (checked just above).
-                    var valueAt = TwoFields + (int)key;
+                    var valueAt = TwoFields + key;
                     var value = ReadUInt64(ref start, valueAt - sizeof(ulong));
                     if (value > (ulong)limits.MaxValueLength || value > (ulong)(length - valueAt))
                     {
@@ -77,7 +70,7 @@ internal static class CommonFrames
                     }
 
                     request.Type = QueryType.Set;
-                    request.Key = Slice(ref start, KeyAt, (int)key);
+                    request.Key = Slice(ref start, KeyAt, key);
                     request.Value = Slice(ref start, valueAt, (int)value);
                     size = valueAt + (int)value;
                     return true;
@@ -85,21 +78,15 @@ internal static class CommonFrames
 
             case QueryType.Add:
                 {
-                    if (length < TwoFields)
-                    {
-                        return false;
-                    }
-
-                    var key = ReadUInt64(ref start, 1);
-                    if (key > maxKey || key > (ulong)(length - TwoFields))
+                    if (!TryKeyLength(ref start, 1, length, TwoFields, maxKey, out var key))
                     {
                         return false;
                     }
 
                     request.Type = QueryType.Add;
-                    request.Key = Slice(ref start, KeyAt, (int)key);
-                    request.Delta = unchecked((long)ReadUInt64(ref start, KeyAt + (int)key));
-                    size = TwoFields + (int)key;
+                    request.Key = Slice(ref start, KeyAt, key);
+                    request.Delta = unchecked((long)ReadUInt64(ref start, KeyAt + key));
+                    size = TwoFields + key;
                     return true;
                 }
 
@@ -111,22 +98,42 @@ internal static class CommonFrames
                         return false;
                     }
 
-                    var key = ReadUInt64(ref start, KeyAt);
-                    if (key > maxKey || key > (ulong)(length - TwoFields))
+                    if (!TryKeyLength(ref start, KeyAt, length, TwoFields, maxKey, out var key))
                     {
                         return false;
                     }
 
                     request.Type = QueryType.Check;
                     // The key list keeps its wire form (length field and key), as the general path builds it.
-                    request.Keys = new KeyList(1, Slice(ref start, KeyAt, sizeof(ulong) + (int)key), pairs: false);
-                    size = TwoFields + (int)key;
+                    request.Keys = new KeyList(1, Slice(ref start, KeyAt, sizeof(ulong) + key), pairs: false);
+                    size = TwoFields + key;
                     return true;
                 }
 
             default:
                 return false;
         }
+    }
+
+    // The key length field at `at`, when the frame's fixed part (`fixedBytes`: every field but the
+    // key's bytes) is present, the key is within the limit and its bytes are present too.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static bool TryKeyLength(ref byte start, int at, int length, int fixedBytes, ulong maxKey, out int key)
+    {
+        key = 0;
+        if (length < fixedBytes)
+        {
+            return false;
+        }
+
+        var wire = ReadUInt64(ref start, at);
+        if (wire > maxKey || wire > (ulong)(length - fixedBytes))
+        {
+            return false;
+        }
+
+        key = (int)wire;
+        return true;
     }
 
     // Caller has checked that offset + 8 <= the input's length.

@@ -163,9 +163,7 @@ public sealed class KeyValueStore
     /// </returns>
     public int Set(ReadOnlySpan<byte> key, ReadOnlySpan<byte> value)
     {
-        var hash = ByteKeyComparer.HashOf(key);
-        var index = ShardOf(hash);
-        if (_tables[index].Find(key, hash) is { } cell && cell.TryEnterLive())
+        if (TryEnterLiveCell(key, out var cell, out var hash))
         {
             try
             {
@@ -180,7 +178,7 @@ public sealed class KeyValueStore
             return hash;
         }
 
-        var shard = _shards[index];
+        var shard = _shards[ShardOf(hash)];
         lock (shard.Gate)
         {
             Store(key, value);
@@ -244,7 +242,7 @@ public sealed class KeyValueStore
     /// <summary>APPEND: concatenates onto the value (creating it) and wakes every waiter.</summary>
     public void Append(ReadOnlySpan<byte> key, ReadOnlySpan<byte> suffix)
     {
-        var live = TryEnterLiveCell(key, out var cell);
+        var live = TryEnterLiveCell(key, out var cell, out _);
         var shard = ShardFor(key);
         if (!live)
         {
@@ -290,7 +288,7 @@ public sealed class KeyValueStore
     /// <returns>False, with nothing changed, when the current value is not a number.</returns>
     public bool TryAdd(ReadOnlySpan<byte> key, long delta, out long result)
     {
-        if (TryEnterLiveCell(key, out var cell))
+        if (TryEnterLiveCell(key, out var cell, out _))
         {
             try
             {
@@ -331,7 +329,7 @@ public sealed class KeyValueStore
     /// <summary>COMPARE_SET: writes the reply blob (desired on success, else the current value, or expected when missing).</summary>
     public void CompareSet(ReadOnlySpan<byte> key, ReadOnlySpan<byte> expected, ReadOnlySpan<byte> desired, IBufferWriter<byte> reply)
     {
-        if (TryEnterLiveCell(key, out var current))
+        if (TryEnterLiveCell(key, out var current, out _))
         {
             try
             {
@@ -828,9 +826,10 @@ public sealed class KeyValueStore
     // It needs no wake-up: nobody waits for a key that is present (a WAIT registers only missing
     // keys under the shard lock, and a key becomes present only under that lock, which wakes its
     // waiters then). A cell deleted meanwhile is refused, and the caller takes the shard lock.
-    private bool TryEnterLiveCell(ReadOnlySpan<byte> key, out ValueCell cell)
+    private bool TryEnterLiveCell(ReadOnlySpan<byte> key, out ValueCell cell, out int hash)
     {
-        cell = Find(key)!;
+        hash = ByteKeyComparer.HashOf(key);
+        cell = _tables[ShardOf(hash)].Find(key, hash)!;
         return cell is not null && cell.TryEnterLive();
     }
 
