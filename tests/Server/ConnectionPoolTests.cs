@@ -185,9 +185,9 @@ public sealed class ConnectionPoolTests
         }
 
         // The close finishes on the transport of the life it closed (it used to dispose of a reset
-        // connection's missing socket: a NullReferenceException on the sockets transport).
+        // connection's missing socket: a NullReferenceException on the sockets transport). Once it
+        // has finished, reuse is fair: the epoll transport may recycle the object at any moment now.
         await closing;
-        Assert.Equal(generation, connection.Generation);
         using var next = await RawClient.ConnectAsync(server.Port);
         await next.SendAsync(Encode(WireRequest.Ping(2)));
         Assert.Equal(UInt32(2), await next.ReceiveExactlyAsync(4));
