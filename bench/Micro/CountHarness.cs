@@ -33,6 +33,25 @@ public static class CountHarness
         }
 
         var batch = Frames.Build(kind, depth);
+
+        // COUNT_WARMUP=N: N batches first, then a pause for the tiered JIT's background compiles, so
+        // a run with tiering on (and PGO) counts the code a long-running server executes.
+        if (int.TryParse(Environment.GetEnvironmentVariable("COUNT_WARMUP"), out var warmup))
+        {
+            // Three rounds: tier 0, the instrumented tier, then the optimized one with its profile.
+            for (var round = 0; round < 3; round++)
+            {
+                for (var i = 0; i < warmup; i++)
+                {
+                    session.Process(batch);
+                    session.TakeOutput(sending);
+                    sending.Clear();
+                }
+
+                Thread.Sleep(TimeSpan.FromSeconds(3));
+            }
+        }
+
         long requests = 0;
         for (var i = 0; i < batches; i++)
         {

@@ -106,6 +106,7 @@ internal static class CommonFrames
                     request.Type = QueryType.Check;
                     // The key list keeps its wire form (length field and key), as the general path builds it.
                     request.Keys = new KeyList(1, Slice(ref start, KeyAt, sizeof(ulong) + key), pairs: false);
+                    request.Key = Slice(ref start, TwoFields, key);
                     size = TwoFields + key;
                     return true;
                 }

@@ -12,7 +12,10 @@ public ref struct Request
     /// <summary>The command.</summary>
     public QueryType Type;
 
-    /// <summary>The key or queue name (SET, GET, ADD, COMPARE_SET, DELETE_KEY, APPEND, queue commands).</summary>
+    /// <summary>
+    /// The key or queue name (SET, GET, ADD, COMPARE_SET, DELETE_KEY, APPEND, queue commands), and the
+    /// key of a CHECK of exactly one key (also in <see cref="Keys"/>).
+    /// </summary>
     public ReadOnlySpan<byte> Key;
 
     /// <summary>SET/APPEND/QUEUE_PUSH value, or the expected value of COMPARE_SET.</summary>

@@ -225,6 +225,17 @@ public ref struct RequestReader
                 }
 
             case QueryType.Check:
+                {
+                    var status = TakeKeyList(ref cursor, limits, pairs: false, out request.Keys);
+                    if (status == ParseStatus.Complete && request.Keys.Count == 1)
+                    {
+                        // The one key also as Key (after its length field), as the fast path sets it.
+                        request.Key = request.Keys.Encoded[sizeof(ulong)..];
+                    }
+
+                    return status;
+                }
+
             case QueryType.Wait:
             case QueryType.MultiGet:
                 return TakeKeyList(ref cursor, limits, pairs: false, out request.Keys);

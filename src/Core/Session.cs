@@ -434,7 +434,11 @@ public sealed partial class Session : Waiter, IDisposable
                 reply.WriteInt64(sum);
                 break;
             case QueryType.Check:
-                reply.WriteByte(_store.Check(request.Keys) ? Protocol.CheckReady : Protocol.CheckNotReady);
+                // A one-key CHECK (a barrier's, a SET+CHECK's) reads its key straight from Key: copying
+                // the key list out of the request just written by the parser costs a store-forwarding
+                // stall (perf put ~4 % of a set 16x16 server's samples on that copy).
+                var ready = request.Keys.Count == 1 ? _store.Check(request.Key) : _store.Check(request.Keys);
+                reply.WriteByte(ready ? Protocol.CheckReady : Protocol.CheckNotReady);
                 break;
             case QueryType.Wait:
                 if (_store.WaitOrRegister(request.Keys, this))

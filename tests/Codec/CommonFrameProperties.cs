@@ -98,6 +98,30 @@ public sealed class CommonFrameProperties
     private static bool FastPathAccepts(ReadOnlySpan<byte> input, CodecLimits limits, out int size) =>
         CommonFrames.TryRead(input, limits, out _, out size);
 
+    [Fact]
+    public void A_one_key_check_carries_its_key_on_both_paths()
+    {
+        // The session answers a one-key CHECK from Key: both paths must set it to exactly the key,
+        // and leave it empty when the CHECK names more keys.
+        var property = Prop.ForAll(WireGenerators.Blob.ToArbitrary(), WireGenerators.Blob.ToArbitrary(), (key, other) =>
+        {
+            var one = WireRequest.Multi(QueryType.Check, [key]).Encode();
+            var fast = new RequestReader(one, CodecLimits.Default);
+            var general = new RequestReader(one, CodecLimits.Default);
+            Assert.Equal(ParseStatus.Complete, fast.TryRead(out var fastRequest));
+            Assert.Equal(ParseStatus.Complete, general.TryReadGeneral(out var generalRequest));
+            Assert.True(fastRequest.Key.SequenceEqual(key), "fast path: key differs");
+            Assert.True(generalRequest.Key.SequenceEqual(key), "general path: key differs");
+
+            var two = WireRequest.Multi(QueryType.Check, [key, other]).Encode();
+            var reader = new RequestReader(two, CodecLimits.Default);
+            Assert.Equal(ParseStatus.Complete, reader.TryRead(out var twoKeys));
+            Assert.Equal(2, twoKeys.Keys.Count);
+            Assert.True(twoKeys.Key.IsEmpty, "a two-key CHECK has no single key");
+        });
+        property.Check(Runs);
+    }
+
     // Reads every frame of the input both ways, in step, until either stops.
     private static void AssertSameOutcome(ReadOnlySpan<byte> input, CodecLimits limits)
     {

@@ -100,7 +100,9 @@ public sealed record WireRequest(
             return $"type {parsed.Type} != {Type}";
         }
 
-        if (!parsed.Key.SequenceEqual(Key))
+        // A CHECK of exactly one key carries that key as Key too (the session answers it from there).
+        var key = Type == QueryType.Check && Keys.Count == 1 ? Keys[0] : Key;
+        if (!parsed.Key.SequenceEqual(key))
         {
             return "key differs";
         }
