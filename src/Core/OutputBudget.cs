@@ -58,6 +58,7 @@ internal sealed class OutputBudget(PooledBufferWriter inner) : IBufferWriter<byt
         inner.Append(value);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private void Reserve(int sizeHint)
     {
         if (inner.WrittenCount + (long)Math.Max(sizeHint, 1) > Limit)

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
+using System.Runtime.CompilerServices;
 
 namespace TcpStore.Core;
 
@@ -39,8 +40,11 @@ internal sealed class ValueCell
     private int _length;
     private int _sequence;
 
-    // The managed thread id of the writer holding the cell (0 when free): lets a multi-key step
-    // that names a key twice see that it already holds the cell.
+    // The managed thread id of a multi-key step holding the cell (0 when free, and while a single-key
+    // write holds it): lets a multi-key step that names a key twice see that it already holds the
+    // cell. Only multi-key steps ask, and a thread is never in a single-key write and a multi-key
+    // step at once, so a single-key write need not record itself (reading the thread id is a call
+    // into the runtime, on every SET and ADD).
     private int _holder;
     private bool _removed;
 
@@ -101,29 +105,17 @@ internal sealed class ValueCell
         }
     }
 
-    /// <summary>Takes the cell for writing, waiting for another writer to finish. Not reentrant.</summary>
+    /// <summary>Takes the cell for writing in a multi-key step, waiting for another writer to finish. Not reentrant.</summary>
     public void Enter()
     {
-        var spin = default(SpinWait);
-        while (true)
-        {
-            var sequence = Volatile.Read(ref _sequence);
-            if ((sequence & 1) == 0 && Interlocked.CompareExchange(ref _sequence, sequence + 1, sequence) == sequence)
-            {
-                _holder = Environment.CurrentManagedThreadId;
-                return;
-            }
-
-            // Writers hold a cell for one copy of one value, unless they were preempted; SpinWait
-            // yields the CPU after a few spins.
-            spin.SpinOnce();
-        }
+        Acquire();
+        _holder = Environment.CurrentManagedThreadId;
     }
 
-    /// <summary>Takes the cell unless it was deleted (then returns false and does not hold it).</summary>
+    /// <summary>Takes the cell for a single-key write unless it was deleted (then returns false and does not hold it).</summary>
     public bool TryEnterLive()
     {
-        Enter();
+        Acquire();
         if (!_removed)
         {
             return true;
@@ -131,6 +123,35 @@ internal sealed class ValueCell
 
         Exit();
         return false;
+    }
+
+    // Makes the sequence odd, waiting while another writer holds it. The uncontended case (one
+    // compare-and-swap) inlines into every write; waiting is out of line.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private void Acquire()
+    {
+        var sequence = Volatile.Read(ref _sequence);
+        if ((sequence & 1) != 0 || Interlocked.CompareExchange(ref _sequence, sequence + 1, sequence) != sequence)
+        {
+            AcquireContended();
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private void AcquireContended()
+    {
+        var spin = default(SpinWait);
+        while (true)
+        {
+            // Writers hold a cell for one copy of one value, unless they were preempted; SpinWait
+            // yields the CPU after a few spins.
+            spin.SpinOnce();
+            var sequence = Volatile.Read(ref _sequence);
+            if ((sequence & 1) == 0 && Interlocked.CompareExchange(ref _sequence, sequence + 1, sequence) == sequence)
+            {
+                return;
+            }
+        }
     }
 
     /// <summary>Releases the cell; every change made while holding it becomes visible to readers at once.</summary>

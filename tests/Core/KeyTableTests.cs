@@ -53,6 +53,46 @@ public sealed class KeyTableTests
     }
 
     [Fact]
+    public void Keys_that_differ_in_one_byte_or_in_length_are_told_apart()
+    {
+        // Keys of every length up to past the vectorized comparison's widths, sharing prefixes,
+        // differing in one byte anywhere, all with one hash, so only the key comparison tells them apart.
+        const int Longest = 40;
+        var keys = new List<byte[]>();
+        for (var length = 0; length <= Longest; length++)
+        {
+            var key = Enumerable.Repeat((byte)'k', length).ToArray();
+            keys.Add(key);
+            for (var at = 0; at < length; at++)
+            {
+                var other = (byte[])key.Clone();
+                other[at] = (byte)'x';
+                keys.Add(other);
+            }
+        }
+
+        var table = new KeyTable();
+        var cells = keys.Select(k => new ValueCell(k, k)).ToArray();
+        foreach (var cell in cells)
+        {
+            table.Add(42, cell);
+        }
+
+        for (var i = 0; i < keys.Count; i++)
+        {
+            Assert.Same(cells[i], table.Find(keys[i], 42));
+            Assert.True(cells[i].HasKey(keys[i]));
+        }
+
+        // A key one byte longer or shorter than a stored one, or differing in its last byte, is absent.
+        var longest = Enumerable.Repeat((byte)'k', Longest + 1).ToArray();
+        Assert.Null(table.Find(longest, 42));
+        var changedLast = Enumerable.Repeat((byte)'k', 24).ToArray();
+        changedLast[^1] = (byte)'y';
+        Assert.Null(table.Find(changedLast, 42));
+    }
+
+    [Fact]
     public void Same_hash_with_a_different_key_or_length_is_not_a_match()
     {
         var table = new KeyTable();
