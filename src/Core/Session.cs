@@ -94,6 +94,14 @@ public sealed partial class Session : Waiter, IDisposable
     }
 
     /// <summary>
+    /// False only when no reply is pending and none can appear unannounced: without a store engine,
+    /// output that arrives from another thread (a wake-up, a watch notification) always asks the
+    /// owner for a flush of its own, so a transport that finished a send may skip
+    /// <see cref="TakeOutput"/> (and its lock) on false. Read without the lock: a hint.
+    /// </summary>
+    public bool MayHaveOutput => _engine is not null || Volatile.Read(ref _idleWakes) != 0 || _output.WrittenCount != 0;
+
+    /// <summary>
     /// Parses and executes every whole request at the start of <paramref name="input"/>. Replies go to
     /// the pending output (see <see cref="TakeOutput"/>). Stops at the first protocol error.
     /// </summary>

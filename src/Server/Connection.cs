@@ -716,7 +716,8 @@ internal abstract partial class Connection : ISessionOwner
             return true;
         }
 
-        return Session.TakeOutput(_sending);
+        // After each send, and there is almost never more: skip the session's lock then.
+        return Session.MayHaveOutput && Session.TakeOutput(_sending);
     }
 
     // Drops the first consumed input bytes, keeping the partial rest.
@@ -750,6 +751,14 @@ internal abstract partial class Connection : ISessionOwner
     private bool EnsureInputSpace(out string detail)
     {
         detail = string.Empty;
+        if (_input is null && _inputNeeded == 0 && !Volatile.Read(ref _sendPending))
+        {
+            // The usual end of a read: no input kept, and every reply already handed to the kernel.
+            // Nothing here can pass the limit (unsent output is at most the wake-ups that came in
+            // since, which are bounded elsewhere), so the two locks UnsentBytes takes are skipped.
+            return true;
+        }
+
         var pendingOutput = UnsentBytes();
         var max = _settings.MaxBuffered;
         if (_inputCount + pendingOutput > max || _inputNeeded + pendingOutput > max)
