@@ -25,7 +25,7 @@ public static class LoadCommand
         var valueSize = new Option<int>("--value-size") { Description = "Value size in bytes.", DefaultValueFactory = _ => 64 };
         var getRatio = new Option<double>("--get-ratio") { Description = "Share of GETs in the mixed workload.", DefaultValueFactory = _ => 0.8 };
         var noPin = new Option<bool>("--no-pin") { Description = "Do not pin servers to CPU 0 and the load to CPU 1." };
-        var serverWarmup = new Option<double>("--server-warmup") { Description = "Seconds of every row on every server before the first measured round (not counted), so .NET's tiered JIT has compiled every request path of ours before any round measures it.", DefaultValueFactory = _ => 1 };
+        var serverWarmup = new Option<double>("--server-warmup") { Description = "Seconds of every row on every server before the first measured round (not counted), so .NET's tiered JIT has compiled every request path of ours before any round measures it (1 s left the first round of a row on instrumented code).", DefaultValueFactory = _ => 3 };
         var syscalls = new Option<bool>("--syscalls") { Description = "Count each server's system calls per request with strace -c -f (slows the traced runs down: their throughput means nothing)." };
         var engine = LoadEngineOption.Create();
         var viewer = new Option<string>("--admin-viewer") { Description = "How ours-admin's live page is kept open: poll (this process fetches what the page fetches, every second) or chromium:CPU (headless Chromium pinned to CPU).", DefaultValueFactory = _ => "poll" };
