@@ -105,7 +105,7 @@ internal sealed class ValueCell
         }
     }
 
-    /// <summary>Takes the cell for writing in a multi-key step, waiting for another writer to finish. Not reentrant.</summary>
+    /// <summary>Takes the cell for writing and records the holding thread (multi-key steps, and the paths under a shard lock), waiting for another writer to finish. Not reentrant.</summary>
     public void Enter()
     {
         Acquire();
