@@ -25,12 +25,8 @@ public static class CountHarness
         var batches = int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture);
         var store = new KeyValueStore();
         Frames.Populate(store);
-        using var session = new Session(store, CodecLimits.Default) { LegacyProtocol = LegacyProtocol.Torch113 };
+        using var session = Frames.ValidatedSession(store, LegacyProtocol.Torch113);
         using var sending = new PooledBufferWriter();
-        if (session.Process(Frames.Validate()).Error != ProtocolError.None)
-        {
-            throw new InvalidOperationException("VALIDATE was rejected");
-        }
 
         var batch = Frames.Build(kind, depth);
 
@@ -43,9 +39,7 @@ public static class CountHarness
             {
                 for (var i = 0; i < warmup; i++)
                 {
-                    session.Process(batch);
-                    session.TakeOutput(sending);
-                    sending.Clear();
+                    Frames.ProcessRead(session, batch, sending);
                 }
 
                 Thread.Sleep(TimeSpan.FromSeconds(3));

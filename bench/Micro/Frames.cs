@@ -1,5 +1,7 @@
+using System.Runtime.CompilerServices;
 using System.Text;
 using TcpStore.Codec;
+using TcpStore.Core;
 
 namespace TcpStore.Bench.Micro;
 
@@ -32,6 +34,36 @@ public static class Frames
         return writer.WrittenSpan.ToArray();
     }
 
+    /// <summary>A session on <paramref name="store"/> that has accepted its VALIDATE, ready for requests.</summary>
+    /// <param name="store">The store to run against.</param>
+    /// <param name="legacy">Pre-2.2 detection (the server's default is <see cref="LegacyProtocol.Torch113"/>).</param>
+    public static Session ValidatedSession(KeyValueStore store, LegacyProtocol legacy = LegacyProtocol.Off)
+    {
+        var session = new Session(store, CodecLimits.Default) { LegacyProtocol = legacy };
+        if (session.Process(Validate()).Error != ProtocolError.None)
+        {
+            session.Dispose();
+            throw new InvalidOperationException("VALIDATE was rejected");
+        }
+
+        return session;
+    }
+
+    /// <summary>
+    /// One read as the connection runs it: <see cref="Session.Process"/> on <paramref name="batch"/>, then
+    /// <see cref="Session.TakeOutput"/> into <paramref name="sending"/>, which is cleared again.
+    /// </summary>
+    /// <returns>Requests run plus reply bytes taken (so the work cannot be optimized away).</returns>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int ProcessRead(Session session, byte[] batch, PooledBufferWriter sending)
+    {
+        var result = session.Process(batch);
+        session.TakeOutput(sending);
+        var written = sending.WrittenCount;
+        sending.Clear();
+        return result.Requests + written;
+    }
+
     /// <summary>Encodes <paramref name="count"/> back-to-back requests of one kind (a pipelined batch).</summary>
     public static byte[] Build(string kind, int count = 1)
     {
@@ -45,7 +77,7 @@ public static class Frames
     }
 
     /// <summary>Puts every key the requests read into <paramref name="store"/>.</summary>
-    public static void Populate(TcpStore.Core.KeyValueStore store)
+    public static void Populate(KeyValueStore store)
     {
         ArgumentNullException.ThrowIfNull(store);
         store.Set(Key, Value);

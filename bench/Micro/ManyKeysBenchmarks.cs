@@ -36,11 +36,7 @@ public class ManyKeysBenchmarks
             store.Set(KeyOf(i), Frames.Value);
         }
 
-        _session = new Session(store, CodecLimits.Default);
-        if (_session.Process(Frames.Validate()).Error != ProtocolError.None)
-        {
-            throw new InvalidOperationException("VALIDATE was rejected");
-        }
+        _session = Frames.ValidatedSession(store);
 
         var random = new Random(1234);
         _batches = new byte[Batches][];
@@ -81,11 +77,7 @@ public class ManyKeysBenchmarks
     {
         var batch = _batches[_next];
         _next = (_next + 1) & (Batches - 1);
-        var result = _session.Process(batch);
-        _session.TakeOutput(_sending);
-        var written = _sending.WrittenCount;
-        _sending.Clear();
-        return result.Requests + written;
+        return Frames.ProcessRead(_session, batch, _sending);
     }
 
     private static byte[] KeyOf(int i) => System.Text.Encoding.ASCII.GetBytes($"/bench/key:{i:D8}");

@@ -34,12 +34,7 @@ public class SessionBenchmarks
         _store = new KeyValueStore();
         Frames.Populate(_store);
         // As the server configures it: pre-2.2 detection on (the default table); a VALIDATE opening is 2.2+.
-        _session = new Session(_store, CodecLimits.Default) { LegacyProtocol = LegacyProtocol.Torch113 };
-        var validated = _session.Process(Frames.Validate());
-        if (validated.Error != ProtocolError.None)
-        {
-            throw new InvalidOperationException("VALIDATE was rejected");
-        }
+        _session = Frames.ValidatedSession(_store, LegacyProtocol.Torch113);
 
         _batch = Frames.Build(Kind, Depth);
         // Check the batch really runs clean before timing it.
@@ -62,12 +57,5 @@ public class SessionBenchmarks
 
     /// <summary>Processes one read of <see cref="Depth"/> requests and takes the replies for sending.</summary>
     [Benchmark]
-    public int ProcessAndTakeOutput()
-    {
-        var result = _session.Process(_batch);
-        _session.TakeOutput(_sending);
-        var written = _sending.WrittenCount;
-        _sending.Clear();
-        return result.Requests + written;
-    }
+    public int ProcessAndTakeOutput() => Frames.ProcessRead(_session, _batch, _sending);
 }
