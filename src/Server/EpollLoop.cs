@@ -62,8 +62,17 @@ internal sealed unsafe class EpollLoop : IDisposable
     private int _listenFd = -1;
     private Action? _acceptReady;
     private long _acceptResumeAt;
-    private volatile bool _running = true;
     private volatile bool _stopping;
+
+    // Guards the life of the loop's own descriptors (the wake-up eventfd, the epoll instance) against
+    // other threads. The process reuses a closed descriptor's number at once (an embedding host's next
+    // socket or file, another server's), so once Dispose has closed them nothing may write to the
+    // eventfd's number (a late wake-up did: its 8-byte counter landed in another server's client
+    // socket) or hand the loop a descriptor to close that it will never see. Signal and Release from
+    // other threads therefore check _disposed and act under this lock, and Dispose closes under it.
+    // A leaf lock: nothing is taken inside it; Signal takes it only when it writes the eventfd.
+    private readonly Lock _lifetime = new();
+    private bool _disposed;
 
     public EpollLoop(int index)
     {
@@ -189,22 +198,27 @@ internal sealed unsafe class EpollLoop : IDisposable
     /// </remarks>
     public void Release(EpollConnection connection)
     {
-        if (!_running)
-        {
-            _connections.TryRemove(connection.Id, out _);
-            LinuxSockets.Close(connection.Fd);
-            return;
-        }
-
         if (Environment.CurrentManagedThreadId == _threadId)
         {
+            // The loop thread: running, since Dispose waits for it to end before closing anything.
             ReleaseOnLoop(connection, connection.Fd);
             return;
         }
 
-        LinuxSockets.Shutdown(connection.Fd);
-        _remoteCloses.Writer.TryWrite(new Closing(connection, connection.Fd));
-        Signal();
+        lock (_lifetime)
+        {
+            if (!_disposed)
+            {
+                LinuxSockets.Shutdown(connection.Fd);
+                _remoteCloses.Writer.TryWrite(new Closing(connection, connection.Fd));
+                SignalLocked();
+                return;
+            }
+        }
+
+        // The loop is gone: nobody else can use the descriptor any more.
+        _connections.TryRemove(connection.Id, out _);
+        LinuxSockets.Close(connection.Fd);
     }
 
     public void Dispose()
@@ -212,19 +226,42 @@ internal sealed unsafe class EpollLoop : IDisposable
         _stopping = true;
         Signal();
         _thread.Join();
-        _running = false;
-        while (_remoteCloses.Reader.TryRead(out var closing))
+        lock (_lifetime)
         {
-            LinuxSockets.Close(closing.Fd);
-        }
+            if (_disposed)
+            {
+                return;
+            }
 
-        LinuxSockets.Close(_eventFd);
-        LinuxSockets.Close(_epoll);
+            _disposed = true;
+            while (_remoteCloses.Reader.TryRead(out var closing))
+            {
+                LinuxSockets.Close(closing.Fd);
+            }
+
+            LinuxSockets.Close(_eventFd);
+            LinuxSockets.Close(_epoll);
+        }
     }
 
     private void Signal()
     {
-        if (Interlocked.Exchange(ref _signaled, 1) == 0)
+        if (Volatile.Read(ref _signaled) != 0)
+        {
+            // A wake-up is already pending (the loop clears the flag once it has drained the eventfd).
+            return;
+        }
+
+        lock (_lifetime)
+        {
+            SignalLocked();
+        }
+    }
+
+    // Caller holds _lifetime.
+    private void SignalLocked()
+    {
+        if (!_disposed && Interlocked.Exchange(ref _signaled, 1) == 0)
         {
             LinuxSockets.Signal(_eventFd);
         }
