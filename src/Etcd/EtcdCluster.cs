@@ -54,7 +54,25 @@ internal sealed class EtcdCluster : IDisposable
 
     /// <summary>Whether a failed call may be retried (the cluster was unreachable, electing, or slow).</summary>
     public static bool IsTransient(RpcException error) =>
-        error.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal or StatusCode.Unknown;
+        error.StatusCode is StatusCode.Unavailable or StatusCode.DeadlineExceeded or StatusCode.Aborted or StatusCode.Internal or StatusCode.Unknown
+        || (error.StatusCode == StatusCode.Cancelled && IsConnectTimeout(error));
+
+    // The handler's ConnectTimeout ends a call as Cancelled (caused by a TimeoutException), not as
+    // Unavailable: a member slow to accept or to finish the TLS handshake (a loaded machine, a member
+    // still starting), which the next attempt may well reach. Nothing of the request was sent. A
+    // cancellation of the caller's own has no TimeoutException behind it and is not retried.
+    private static bool IsConnectTimeout(RpcException error)
+    {
+        for (var cause = error.InnerException ?? error.Status.DebugException; cause is not null; cause = cause.InnerException)
+        {
+            if (cause is TimeoutException)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Options of one attempt: its own deadline, so a dead member costs one attempt, not the request.</summary>
     public CallOptions Attempt(CancellationToken cancellationToken = default) =>
