@@ -1,8 +1,5 @@
-using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using TcpStore.Codec;
-using TcpStore.Core;
 using TcpStore.Server;
 using TcpStore.Tests.Support;
 
@@ -24,7 +21,7 @@ public sealed class StoppedServerDescriptorTests
     [Fact]
     public async Task An_engine_request_that_completes_after_the_server_stopped_writes_into_no_descriptor_opened_since()
     {
-        var engine = new HeldEngine();
+        var engine = new ManualEngine();
         var server = await TestServer.StartAsync(o =>
         {
             o.Transport = ServerTransport.Epoll;
@@ -56,8 +53,7 @@ public sealed class StoppedServerDescriptorTests
             }
 
             // The held GET completes: the session asks its connection's (stopped) loop to send the reply.
-            engine.Complete();
-            Assert.True(await Eventually.TrueAsync(() => engine.Completed));
+            engine.Complete("late"u8);
             await Task.Delay(300);
 
             Assert.All(sockets, socket => Assert.Equal(0, socket.Available));
@@ -68,38 +64,6 @@ public sealed class StoppedServerDescriptorTests
             {
                 socket.Dispose();
             }
-        }
-    }
-
-    // Holds every request until the test completes it.
-    private sealed class HeldEngine : IStoreEngine
-    {
-        private readonly ConcurrentQueue<(TaskCompletionSource<SessionError> Done, PooledBufferWriter Reply)> _pending = new();
-        private int _started;
-        private int _completed;
-
-        public int Started => Volatile.Read(ref _started);
-
-        public bool Completed => Volatile.Read(ref _completed) != 0;
-
-        public ValueTask<SessionError> ExecuteAsync(ref Request request, Session session, PooledBufferWriter reply)
-        {
-            var done = new TaskCompletionSource<SessionError>(TaskCreationOptions.RunContinuationsAsynchronously);
-            _pending.Enqueue((done, reply));
-            Interlocked.Increment(ref _started);
-            return new ValueTask<SessionError>(done.Task);
-        }
-
-        public void Complete()
-        {
-            Assert.True(_pending.TryDequeue(out var call));
-            call.Reply.WriteBlob("late"u8);
-            call.Done.SetResult(SessionError.None);
-            Volatile.Write(ref _completed, 1);
-        }
-
-        public void Retire(Session session)
-        {
         }
     }
 }
